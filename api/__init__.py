@@ -1,0 +1,1 @@
+"""HTTP layer: the FastAPI app, its routers, schemas and problem+json errors."""

@@ -1,0 +1,99 @@
+"""The FastAPI application: ``create_app()`` builds it; ``uvicorn api.main:app`` serves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from api.errors import install_error_handlers
+from api.responses import NumpyJSONResponse
+from api.routes import analysis, health, runs, sessions
+from core.expression import ExpressionLimits
+from service.expressions import ExpressionCompiler
+from service.sessions import SessionService
+from service.settings import Settings, get_settings
+from service.stores import open_store
+
+DESCRIPTION = """Gradient-based optimization as a service: post a loss and optimizer settings,
+get trajectories, gradients, Hessian eigenvalues and critical-point classifications back.
+Errors are RFC 9457 `application/problem+json` documents."""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's name."""
+    return route.name
+
+
+def expression_limits(settings: Settings) -> ExpressionLimits:
+    """The expression compiler's limits from the settings."""
+    return ExpressionLimits(
+        max_length=settings.expression_max_length,
+        max_nodes=settings.expression_max_nodes,
+        max_depth=settings.expression_max_depth,
+        max_exponent=settings.expression_max_exponent,
+        max_variables=settings.max_dimension,
+        max_derivative_ops=settings.expression_max_derivative_ops,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; ``settings`` replaces the environment's (tests use this)."""
+    resolved = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(resolved)
+        compiler = ExpressionCompiler(
+            expression_limits(resolved), resolved.compile_timeout, resolved.compile_cache_size
+        )
+        app.state.store = store
+        app.state.compiler = compiler
+        app.state.sessions = SessionService(store, compiler, resolved)
+        try:
+            yield
+        finally:
+            compiler.close()
+            store.close()
+
+    app = FastAPI(
+        title="Descent",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=NumpyJSONResponse,
+        generate_unique_id_function=operation_id,
+    )
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+    for module in (health, analysis, runs, sessions):
+        app.include_router(module.router)
+    _serve_docs_offline(app)
+    return app
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    """Swagger UI from the assets of the swagger-ui-bundle package, so /docs needs no CDN."""
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Descent — API docs",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+
+app = create_app()

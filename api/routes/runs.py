@@ -1,0 +1,21 @@
+"""Whole optimization runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CompilerDep, SettingsDep
+from api.render import run_body
+from api.responses import NumpyJSONResponse
+from api.schemas import RunOut
+from service.runs import run_optimization
+from service.specs import RunSpec
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"])
+
+
+@router.post("", response_model=RunOut)
+def create_run(body: RunSpec, compiler: CompilerDep, settings: SettingsDep) -> NumpyJSONResponse:
+    """Run an optimizer from a start until its stopping rule; return the trajectory."""
+    outcome = run_optimization(body, compiler, settings)
+    return NumpyJSONResponse(run_body(outcome, body.record.lr))

@@ -1,0 +1,1 @@
+"""Descent's numerical core: pure NumPy (and sympy for expressions), no I/O."""

@@ -1,0 +1,155 @@
+"""Second-order analysis at a point: Hessian spectrum, curvature and critical-point class.
+
+Tolerances (documented in the README):
+- the gradient counts as zero when ‖∇f‖ ≤ gradient_tol · max(1, ‖H‖₂): near a nondegenerate
+  critical point ‖∇f‖ ≈ ‖H‖·distance, so this reads "within about gradient_tol of a critical
+  point" whatever the scale of f;
+- an eigenvalue counts as zero when |λ| ≤ eigenvalue_rtol · max|λᵢ|, relative to the largest, so
+  the verdict does not change when f is multiplied by a constant. A Hessian that is exactly zero
+  has every eigenvalue zero.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import NamedTuple
+
+import numpy as np
+
+from core.losses import Array, Loss
+
+DEFAULT_GRADIENT_TOL = 1e-6
+DEFAULT_EIGENVALUE_RTOL = 1e-8
+
+
+class Curvature(StrEnum):
+    """The definiteness of the Hessian."""
+
+    POSITIVE_DEFINITE = "positive_definite"
+    NEGATIVE_DEFINITE = "negative_definite"
+    INDEFINITE = "indefinite"
+    POSITIVE_SEMIDEFINITE = "positive_semidefinite"
+    NEGATIVE_SEMIDEFINITE = "negative_semidefinite"
+
+
+class Classification(StrEnum):
+    """What kind of point the second-order test says θ is."""
+
+    LOCAL_MINIMUM = "local_minimum"
+    LOCAL_MAXIMUM = "local_maximum"
+    SADDLE_POINT = "saddle_point"
+    DEGENERATE = "degenerate"
+    NOT_CRITICAL = "not_critical"
+
+
+class MomentumSettings(NamedTuple):
+    """Goh's optimal (Distill, 2017) step size α* and momentum β* on a quadratic model."""
+
+    lr: float
+    momentum: float
+
+
+class Analysis(NamedTuple):
+    """Everything the second-order test knows about f at θ."""
+
+    point: Array
+    value: float
+    gradient: Array
+    gradient_norm: float
+    hessian: Array
+    eigenvalues: Array
+    eigenvectors: Array
+    curvature: Curvature
+    classification: Classification
+    escape_direction: Array | None
+    condition_number: float | None
+    stability_bound: float | None
+    optimal_momentum: MomentumSettings | None
+    gradient_tol: float
+    eigenvalue_tol: float
+
+
+def curvature_of(eigenvalues: Array, tol: float) -> Curvature:
+    """Definiteness from eigenvalues, treating |λ| ≤ tol as zero."""
+    positive = bool((eigenvalues > tol).any())
+    negative = bool((eigenvalues < -tol).any())
+    zero = bool((np.abs(eigenvalues) <= tol).any())
+    if positive and negative:
+        return Curvature.INDEFINITE
+    if positive:
+        return Curvature.POSITIVE_SEMIDEFINITE if zero else Curvature.POSITIVE_DEFINITE
+    if negative:
+        return Curvature.NEGATIVE_SEMIDEFINITE if zero else Curvature.NEGATIVE_DEFINITE
+    return Curvature.POSITIVE_SEMIDEFINITE
+
+
+def classify_critical_point(critical: bool, curvature: Curvature) -> Classification:
+    """The second-order test: definite → extremum, indefinite → saddle, else inconclusive."""
+    if not critical:
+        return Classification.NOT_CRITICAL
+    return {
+        Curvature.POSITIVE_DEFINITE: Classification.LOCAL_MINIMUM,
+        Curvature.NEGATIVE_DEFINITE: Classification.LOCAL_MAXIMUM,
+        Curvature.INDEFINITE: Classification.SADDLE_POINT,
+    }.get(curvature, Classification.DEGENERATE)
+
+
+def optimal_momentum(smallest: float, largest: float) -> MomentumSettings:
+    """α* = (2/(√λ₁ + √λₙ))², β* = ((√κ − 1)/(√κ + 1))² for 0 < λ₁ ≤ λₙ, κ = λₙ/λ₁."""
+    root_kappa = math.sqrt(largest / smallest)
+    lr = (2.0 / (math.sqrt(smallest) + math.sqrt(largest))) ** 2
+    return MomentumSettings(lr, ((root_kappa - 1.0) / (root_kappa + 1.0)) ** 2)
+
+
+def analyze(
+    loss: Loss,
+    point: Array,
+    gradient_tol: float = DEFAULT_GRADIENT_TOL,
+    eigenvalue_rtol: float = DEFAULT_EIGENVALUE_RTOL,
+) -> Analysis:
+    """Value, gradient, Hessian spectrum and class of ``loss`` at ``point`` (shape (n,))."""
+    with np.errstate(all="ignore"):
+        value, gradient = loss.value_and_grad(point)
+        hessian = loss.hessian(point)
+    hessian = (hessian + hessian.T) / 2
+    if not (np.isfinite(value) and np.isfinite(gradient).all() and np.isfinite(hessian).all()):
+        raise ArithmeticError("the loss or its derivatives are not finite at this point")
+    eigenvalues, eigenvectors = np.linalg.eigh(hessian)
+    scale = float(np.abs(eigenvalues).max()) if eigenvalues.size else 0.0
+    eigenvalue_tol = eigenvalue_rtol * scale
+    gradient_norm = float(np.linalg.norm(gradient))
+    grad_tol = gradient_tol * max(1.0, scale)
+    curvature = curvature_of(eigenvalues, eigenvalue_tol)
+    classification = classify_critical_point(gradient_norm <= grad_tol, curvature)
+
+    escape = None
+    if classification is Classification.SADDLE_POINT:
+        direction = eigenvectors[:, 0]
+        # Eigenvectors have no inherent sign; fix one so answers are reproducible.
+        pivot = np.argmax(np.abs(direction))
+        escape = direction if direction[pivot] > 0 else -direction
+
+    smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
+    nonzero = np.abs(eigenvalues) > eigenvalue_tol
+    condition = (
+        float(np.abs(eigenvalues).max() / np.abs(eigenvalues).min()) if nonzero.all() else None
+    )
+    definite = curvature is Curvature.POSITIVE_DEFINITE
+    return Analysis(
+        point=point,
+        value=float(value),
+        gradient=gradient,
+        gradient_norm=gradient_norm,
+        hessian=hessian,
+        eigenvalues=eigenvalues,
+        eigenvectors=eigenvectors,
+        curvature=curvature,
+        classification=classification,
+        escape_direction=escape,
+        condition_number=condition,
+        stability_bound=2.0 / largest if largest > eigenvalue_tol else None,
+        optimal_momentum=optimal_momentum(smallest, largest) if definite else None,
+        gradient_tol=grad_tol,
+        eigenvalue_tol=eigenvalue_tol,
+    )

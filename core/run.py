@@ -1,0 +1,358 @@
+"""The run loop: turns a loss, an optimizer and a stopping rule into a trajectory and a status.
+
+The loop works on a batch of starts at once (arrays of shape ``(B, n)``); a single run is a batch
+of one. Rows stop independently: a stopped row is dropped from the arrays being stepped, so the
+rows still running cost what a smaller batch would. Trajectories are written into preallocated
+arrays; the loop body allocates no Python objects beyond NumPy's own temporaries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.losses import Array, Loss
+from core.transforms import GradientTransformation
+from core.tree import tree_map
+
+
+class Status(StrEnum):
+    """Why a run stopped (``ready``: the steps asked for were taken and no rule fired)."""
+
+    CONVERGED = "converged"
+    MAX_STEPS = "max_steps"
+    DIVERGED = "diverged"
+    TIME_LIMIT = "time_limit"
+    READY = "ready"
+
+
+class Reason(StrEnum):
+    """The rule behind a status, for the message."""
+
+    GRAD_TOL = "grad_tol"
+    LOSS_TOL = "loss_tol"
+    MAX_STEPS = "max_steps"
+    NON_FINITE = "non_finite"
+    PARAM_BOUND = "param_bound"
+    LOSS_BOUND = "loss_bound"
+    TIME_LIMIT = "time_limit"
+    STEPS_DONE = "steps_done"
+
+
+_STATUS_OF = {
+    Reason.GRAD_TOL: Status.CONVERGED,
+    Reason.LOSS_TOL: Status.CONVERGED,
+    Reason.MAX_STEPS: Status.MAX_STEPS,
+    Reason.NON_FINITE: Status.DIVERGED,
+    Reason.PARAM_BOUND: Status.DIVERGED,
+    Reason.LOSS_BOUND: Status.DIVERGED,
+    Reason.TIME_LIMIT: Status.TIME_LIMIT,
+    Reason.STEPS_DONE: Status.READY,
+}
+
+_MESSAGES = {
+    Reason.GRAD_TOL: "Converged: the gradient norm fell to {grad_tol:g} or below after {step} "
+    "steps.",
+    Reason.LOSS_TOL: "Converged: the loss changed by at most {loss_tol:g} at step {step}.",
+    Reason.MAX_STEPS: "Stopped at the step limit of {max_steps} steps without meeting a "
+    "convergence test.",
+    Reason.NON_FINITE: "Diverged: step {next_step} produced a non-finite loss or gradient; the "
+    "trajectory ends at the last finite point (step {step}). Try a smaller learning rate.",
+    Reason.PARAM_BOUND: "Diverged: step {next_step} moved a parameter beyond ±{max_abs_param:g}; "
+    "the trajectory ends at step {step}. Try a smaller learning rate.",
+    Reason.LOSS_BOUND: "Diverged: step {next_step} made |loss| exceed {max_abs_loss:g}; the "
+    "trajectory ends at step {step}. Try a smaller learning rate.",
+    Reason.TIME_LIMIT: "Stopped by the time limit after {step} steps.",
+    Reason.STEPS_DONE: "Took the requested steps; now at step {step}.",
+}
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When a run stops. A tolerance of 0 disables its test.
+
+    - ``max_steps``: total steps, counted from step 0 of the run or session.
+    - ``grad_tol``: converged once ‖∇f(θ_t)‖ ≤ grad_tol (also tested at the start).
+    - ``loss_tol``: converged once |f(θ_t) − f(θ_{t−1})| ≤ loss_tol.
+    - ``max_abs_param``, ``max_abs_loss``: diverged once a step leaves these bounds, or produces a
+      non-finite value; the offending point is not kept.
+    """
+
+    max_steps: int
+    grad_tol: float = 0.0
+    loss_tol: float = 0.0
+    max_abs_param: float = 1e12
+    max_abs_loss: float = 1e100
+
+
+def stop_message(reason: Reason, step: int, rule: StopRule) -> str:
+    """One sentence explaining why a run stopped at ``step``."""
+    return _MESSAGES[reason].format(
+        step=step,
+        next_step=step + 1,
+        grad_tol=rule.grad_tol,
+        loss_tol=rule.loss_tol,
+        max_steps=rule.max_steps,
+        max_abs_param=rule.max_abs_param,
+        max_abs_loss=rule.max_abs_loss,
+    )
+
+
+def status_of(reason: Reason) -> Status:
+    """The status a stopping reason reports."""
+    return _STATUS_OF[reason]
+
+
+class Iterate(NamedTuple):
+    """Where a run stands: θ, f(θ), ∇f(θ), the optimizer state there and the steps taken."""
+
+    params: Array
+    loss: Array
+    grad: Array
+    opt_state: Any
+    step: int
+
+
+def start_iterate(loss: Loss, optimizer: GradientTransformation, params: Array) -> Iterate:
+    """The iterate at step 0 for starts ``params`` of shape ``(B, n)``."""
+    value, grad = loss.value_and_grad(params)
+    return Iterate(params, value, grad, optimizer.init(params), 0)
+
+
+class Trajectory(NamedTuple):
+    """Recorded points: ``step`` (K,), ``params`` (K, B, n), ``loss`` and ``grad_norm`` (K, B),
+    ``grad`` (K, B, n) when recorded. Row b is valid for steps up to that row's ``nit``."""
+
+    step: NDArray[np.int64]
+    params: Array
+    loss: Array
+    grad_norm: Array
+    grad: Array | None
+
+
+class RunResult(NamedTuple):
+    """The outcome of ``run``: per-row final iterates, stopping reasons and the recording.
+
+    ``final[b]`` is row b's last kept iterate (a batch of one: arrays of shape (1, n)), so a
+    session resumes from it exactly; ``nit[b]`` is its step count.
+    """
+
+    final: list[Iterate]
+    reasons: list[Reason]
+    nit: NDArray[np.int64]
+    trajectory: Trajectory
+
+
+def grad_norm(grad: Array) -> Array:
+    """‖∇f‖ along the last axis."""
+    norm: Array = np.sqrt(np.einsum("...i,...i->...", grad, grad))
+    return norm
+
+
+def _take_rows(tree: Any, rows: NDArray[np.intp]) -> Any:
+    """Selects batch rows from every array leaf; Python scalars are shared by all rows."""
+    return tree_map(lambda leaf: leaf[rows] if isinstance(leaf, np.ndarray) else leaf, tree)
+
+
+def run(
+    loss: Loss,
+    optimizer: GradientTransformation,
+    start: Iterate,
+    rule: StopRule,
+    *,
+    steps: int,
+    every: int = 1,
+    record_start: bool = True,
+    record_grad: bool = False,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> RunResult:
+    """Takes up to ``steps`` optimizer steps from ``start`` (never beyond ``rule.max_steps``).
+
+    Records the start (if ``record_start``) and every step whose number is a multiple of
+    ``every``; each row's last point is in ``final`` whether or not it was recorded. Stops a row
+    when a rule in ``rule`` fires, and every row at ``deadline`` (a ``clock()`` reading).
+    """
+    params, value, grad, state, first_step = start
+    rows, n = params.shape
+    steps = max(0, min(steps, rule.max_steps - first_step))
+    with np.errstate(all="ignore"):
+        return _loop(
+            loss, optimizer, params, value, grad, state, first_step, rule,
+            steps=steps, every=every, record_start=record_start, record_grad=record_grad,
+            deadline=deadline, clock=clock, rows=rows, n=n,
+        )  # fmt: skip
+
+
+def _loop(
+    loss: Loss,
+    optimizer: GradientTransformation,
+    params: Array,
+    value: Array,
+    grad: Array,
+    state: Any,
+    first_step: int,
+    rule: StopRule,
+    *,
+    steps: int,
+    every: int,
+    record_start: bool,
+    record_grad: bool,
+    deadline: float | None,
+    clock: Callable[[], float],
+    rows: int,
+    n: int,
+) -> RunResult:
+    last_step = first_step + steps
+    recorded = [s for s in range(first_step + 1, last_step + 1) if s % every == 0]
+    if record_start:
+        recorded.insert(0, first_step)
+    size = len(recorded)
+    slot_of = np.full(steps + 1, -1, dtype=np.int64)
+    for slot, s in enumerate(recorded):
+        slot_of[s - first_step] = slot
+    out_params = np.full((size, rows, n), np.nan)
+    out_loss = np.full((size, rows), np.nan)
+    out_norm = np.full((size, rows), np.nan)
+    out_grad = np.full((size, rows, n), np.nan) if record_grad else None
+
+    final: list[Iterate | None] = [None] * rows
+    reasons: list[Reason] = [Reason.STEPS_DONE] * rows
+    nit = np.full(rows, first_step, dtype=np.int64)
+    active = np.arange(rows)
+    everyone = True
+    norm = grad_norm(grad)
+
+    def record(slot: int) -> None:
+        where = slice(None) if everyone else active
+        out_params[slot, where] = params
+        out_loss[slot, where] = value
+        out_norm[slot, where] = norm
+        if out_grad is not None:
+            out_grad[slot, where] = grad
+
+    def retire(mask: NDArray[np.bool_], reason: Reason, at: int, kept: tuple[Any, ...]) -> None:
+        """Ends the rows in ``mask`` at step ``at`` with iterate pieces ``kept``."""
+        kept_params, kept_value, kept_grad, kept_state = kept
+        for local in np.flatnonzero(mask):
+            row = int(active[local])
+            one = np.array([local])
+            final[row] = Iterate(
+                kept_params[one], kept_value[one], kept_grad[one], _take_rows(kept_state, one), at
+            )
+            reasons[row] = reason
+            nit[row] = at
+
+    if record_start:
+        record(0)
+    if rule.grad_tol > 0:
+        done = norm <= rule.grad_tol
+        if done.any():
+            retire(done, Reason.GRAD_TOL, first_step, (params, value, grad, state))
+            params, value, grad, norm = params[~done], value[~done], grad[~done], norm[~done]
+            state = _take_rows(state, np.flatnonzero(~done))
+            active = active[~done]
+            everyone = False
+
+    step = first_step
+    inf = np.inf
+    for offset in range(1, steps + 1):
+        if active.size == 0:
+            break
+        step = first_step + offset
+        updates, new_state = optimizer.update(grad, state, params)
+        new_params = params + updates
+        new_value, new_grad = loss.value_and_grad(new_params)
+        new_norm = grad_norm(new_grad)
+
+        # One reduction per quantity on the common path; NaN fails every comparison.
+        if not (
+            np.abs(new_params).max() <= rule.max_abs_param
+            and np.abs(new_value).max() <= rule.max_abs_loss
+            and new_norm.max() < inf
+        ):
+            non_finite = ~(np.isfinite(new_value) & np.isfinite(new_norm))
+            param_out = ~non_finite & ~(np.abs(new_params).max(axis=-1) <= rule.max_abs_param)
+            loss_out = ~non_finite & ~param_out & ~(np.abs(new_value) <= rule.max_abs_loss)
+            old = (params, value, grad, state)
+            retire(non_finite, Reason.NON_FINITE, step - 1, old)
+            retire(param_out, Reason.PARAM_BOUND, step - 1, old)
+            retire(loss_out, Reason.LOSS_BOUND, step - 1, old)
+            keep = np.flatnonzero(~(non_finite | param_out | loss_out))
+            new_params, new_value, new_grad, new_norm = (
+                new_params[keep],
+                new_value[keep],
+                new_grad[keep],
+                new_norm[keep],
+            )
+            new_state = _take_rows(new_state, keep)
+            value = value[keep]
+            active = active[keep]
+            everyone = False
+            if active.size == 0:
+                break
+        flat = np.abs(new_value - value) <= rule.loss_tol if rule.loss_tol > 0 else None
+        params, value, grad, norm, state = new_params, new_value, new_grad, new_norm, new_state
+        slot = slot_of[offset]
+        if slot >= 0:
+            record(int(slot))
+
+        converged = (
+            norm <= rule.grad_tol if rule.grad_tol > 0 and norm.min() <= rule.grad_tol else None
+        )
+        stopped = _either(converged, flat if flat is not None and flat.any() else None)
+        if deadline is not None and clock() >= deadline:
+            now = (params, value, grad, state)
+            if stopped is not None:
+                _retire_converged(retire, converged, flat, step, now)
+                retire(~stopped, Reason.TIME_LIMIT, step, now)
+            else:
+                retire(np.ones(active.size, dtype=bool), Reason.TIME_LIMIT, step, now)
+            active = active[:0]
+            break
+        if stopped is not None:
+            _retire_converged(retire, converged, flat, step, (params, value, grad, state))
+            keep = np.flatnonzero(~stopped)
+            params, value, grad, norm = params[keep], value[keep], grad[keep], norm[keep]
+            state = _take_rows(state, keep)
+            active = active[keep]
+            everyone = False
+
+    if active.size:
+        reason = Reason.MAX_STEPS if step >= rule.max_steps else Reason.STEPS_DONE
+        retire(np.ones(active.size, dtype=bool), reason, step, (params, value, grad, state))
+    trajectory = Trajectory(
+        np.asarray(recorded, dtype=np.int64), out_params, out_loss, out_norm, out_grad
+    )
+    assert all(f is not None for f in final)
+    return RunResult(cast(list[Iterate], final), reasons, nit, trajectory)
+
+
+def _either(
+    first: NDArray[np.bool_] | None, second: NDArray[np.bool_] | None
+) -> NDArray[np.bool_] | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    either: NDArray[np.bool_] = first | second
+    return either
+
+
+def _retire_converged(
+    retire: Callable[[NDArray[np.bool_], Reason, int, tuple[Any, ...]], None],
+    converged: NDArray[np.bool_] | None,
+    flat: NDArray[np.bool_] | None,
+    step: int,
+    now: tuple[Any, ...],
+) -> None:
+    if converged is not None:
+        retire(converged, Reason.GRAD_TOL, step, now)
+    if flat is not None:
+        retire(flat if converged is None else flat & ~converged, Reason.LOSS_TOL, step, now)

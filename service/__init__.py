@@ -1,0 +1,1 @@
+"""Use cases, settings and session stores: everything between HTTP and the numerical core."""

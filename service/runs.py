@@ -1,0 +1,108 @@
+"""Use cases without stored state: one optimization run, and the analysis of one point."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.analysis import Analysis, analyze
+from core.losses import Loss
+from core.run import Iterate, Reason, Status, run, start_iterate, status_of, stop_message
+from service.build import LossCompiler, Problem, build_loss, build_problem, build_start, check_point
+from service.errors import InvalidSpecification, LimitExceeded
+from service.settings import Settings
+from service.specs import LossSpec, RunSpec
+from service.trajectory import Columns, row_columns
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished run: why it stopped, where it went and what the end point is."""
+
+    status: Status
+    message: str
+    steps: int
+    names: tuple[str, ...]
+    trajectory: Columns
+    final: Iterate
+    analysis: Analysis | None
+    problem: Problem
+
+
+def analyze_point(
+    spec: LossSpec,
+    point: Sequence[float],
+    compiler: LossCompiler,
+    settings: Settings,
+    gradient_tol: float,
+    eigenvalue_rtol: float,
+) -> tuple[Loss, Analysis]:
+    """The second-order analysis of a loss at a point."""
+    loss = build_loss(spec, compiler, settings)
+    theta = check_point(point, loss, ("point",))
+    try:
+        return loss, analyze(loss, theta, gradient_tol, eigenvalue_rtol)
+    except ArithmeticError as error:
+        raise InvalidSpecification.at(("point",), str(error)) from error
+
+
+def final_analysis(loss: Loss, final: Iterate) -> Analysis | None:
+    """The analysis at a run's last point, or None where the Hessian is not finite."""
+    try:
+        return analyze(loss, final.params[0])
+    except ArithmeticError:
+        return None
+
+
+def request_deadline(settings: Settings, time_limit: float | None) -> tuple[float, bool]:
+    """The clock reading at which to stop, and whether it is the client's own limit."""
+    own = time_limit is not None and time_limit < settings.request_time_limit
+    budget = time_limit if own and time_limit is not None else settings.request_time_limit
+    return time.perf_counter() + budget, own
+
+
+def time_limit_message(step: int, settings: Settings) -> str:
+    """Why a request stopped at the server's per-request time limit."""
+    return (
+        f"Stopped after {step} steps by the server's per-request time limit of "
+        f"{settings.request_time_limit:g} s."
+    )
+
+
+def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) -> RunOutcome:
+    """Runs ``spec`` to its stopping rule and analyses where it ended."""
+    problem = build_problem(spec, compiler, settings, settings.default_max_steps)
+    points = problem.rule.max_steps // spec.record.every + 2
+    if points > settings.max_trajectory_points:
+        raise LimitExceeded.at(
+            ("record", "every"),
+            f"the run could return {points} points; the limit is "
+            f"{settings.max_trajectory_points}: raise record.every or lower stop.max_steps",
+        )
+    start = start_iterate(problem.loss, problem.optimizer, build_start(spec, problem.loss))
+    deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
+    result = run(
+        problem.loss,
+        problem.optimizer,
+        start,
+        problem.rule,
+        steps=problem.rule.max_steps,
+        every=spec.record.every,
+        record_grad=spec.record.grad,
+        deadline=deadline,
+    )
+    reason, final = result.reasons[0], result.final[0]
+    message = stop_message(reason, final.step, problem.rule)
+    if reason is Reason.TIME_LIMIT and not own_limit:
+        message = time_limit_message(final.step, settings)
+    return RunOutcome(
+        status=status_of(reason),
+        message=message,
+        steps=final.step,
+        names=problem.loss.names,
+        trajectory=row_columns(result, 0, spec.record.grad),
+        final=final,
+        analysis=final_analysis(problem.loss, final),
+        problem=problem,
+    )

@@ -1,0 +1,163 @@
+"""What a client asks to compute: the loss, optimizer, schedule, stopping rule and recording.
+
+These models are the domain's request vocabulary (the names are fixed by API.md). They are
+validated once at the edge, stored as JSON with a session, and turned into core objects by
+``service.build``. Limits that depend on settings are checked by the use cases.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+VARIABLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class Spec(BaseModel):
+    """Base of every request model: unknown fields and NaN/Infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class ExpressionLossSpec(Spec):
+    """A formula in named variables, differentiated symbolically."""
+
+    type: Literal["expression"] = "expression"
+    expression: str = Field(
+        min_length=1,
+        max_length=100_000,
+        description="Formula in +, -, *, /, ** (or ^), unary minus, parentheses, numbers, the "
+        "constants pi and e and the functions sin cos tan arcsin arccos arctan sinh cosh tanh "
+        "exp log log10 log2 sqrt abs.",
+        examples=["x**2 - y**2 + 0.1*sin(x*y)"],
+    )
+    variables: list[Annotated[str, Field(pattern=VARIABLE_PATTERN)]] | None = Field(
+        None,
+        min_length=1,
+        description="Order of the parameters; alphabetical order of the names used when omitted.",
+    )
+
+
+LossSpec = ExpressionLossSpec
+
+
+class SGDSpec(Spec):
+    """torch.optim.SGD: plain, momentum or Nesterov gradient descent."""
+
+    name: Literal["sgd"]
+    lr: Positive = 1e-3
+    momentum: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    dampening: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    nesterov: bool = False
+    weight_decay: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> SGDSpec:
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov requires momentum > 0 and dampening = 0")
+        return self
+
+
+class AdamSpec(Spec):
+    """torch.optim.Adam, optionally AMSGrad, optionally without bias correction."""
+
+    name: Literal["adam"]
+    lr: Positive = 1e-3
+    beta1: Unit = 0.9
+    beta2: Unit = 0.999
+    eps: NonNegative = 1e-8
+    weight_decay: NonNegative = 0.0
+    amsgrad: bool = False
+    bias_correction: bool = True
+
+
+OptimizerSpec = Annotated[SGDSpec | AdamSpec, Field(discriminator="name")]
+
+
+class Warmup(Spec):
+    """Fields every schedule shares: an optional linear warmup in front of it."""
+
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    warmup_start_factor: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+
+
+class ConstantSchedule(Warmup):
+    """γ_k = lr."""
+
+    type: Literal["constant"]
+
+
+class StepSchedule(Warmup):
+    """γ_k = lr·gamma^⌊k/step_size⌋ (torch's StepLR)."""
+
+    type: Literal["step"]
+    step_size: Annotated[int, Field(ge=1)]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.1
+
+
+class ExponentialSchedule(Warmup):
+    """γ_k = lr·gamma^k (torch's ExponentialLR)."""
+
+    type: Literal["exponential"]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class InverseSqrtSchedule(Warmup):
+    """γ_k = lr/√(k+1)."""
+
+    type: Literal["inverse_sqrt"]
+
+
+class CosineSchedule(Warmup):
+    """γ_k = eta_min + (lr − eta_min)(1 + cos(πk/t_max))/2 (torch's CosineAnnealingLR)."""
+
+    type: Literal["cosine"]
+    t_max: Annotated[int, Field(ge=1)]
+    eta_min: NonNegative = 0.0
+
+
+ScheduleSpec = Annotated[
+    ConstantSchedule | StepSchedule | ExponentialSchedule | InverseSqrtSchedule | CosineSchedule,
+    Field(discriminator="type"),
+]
+
+
+class StopSpec(Spec):
+    """When to stop. Tolerances of 0 disable their test."""
+
+    max_steps: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Total steps; the server's default when omitted."
+    )
+    grad_tol: NonNegative = Field(1e-8, description="Converged once ‖∇f‖ ≤ grad_tol.")
+    loss_tol: NonNegative = Field(0.0, description="Converged once |Δf| over a step ≤ loss_tol.")
+    param_bound: Positive = Field(1e12, description="Diverged once some |θᵢ| exceeds this.")
+    loss_bound: Positive = Field(1e100, description="Diverged once |f| exceeds this.")
+    time_limit: Positive | None = Field(
+        None, description="Seconds of computation allowed (capped by the server's own limit)."
+    )
+
+
+class RecordSpec(Spec):
+    """Which trajectory columns to return, and how densely."""
+
+    every: Annotated[int, Field(ge=1)] = Field(
+        1, description="Keep every k-th step (the start and the last point are always kept)."
+    )
+    grad: bool = Field(False, description="Add the gradient column.")
+    lr: bool = Field(False, description="Add the learning rate of the step reaching each point.")
+
+
+class RunSpec(Spec):
+    """One optimization: a loss, an optimizer, a start and the rules of the run."""
+
+    loss: LossSpec
+    optimizer: OptimizerSpec
+    schedule: ScheduleSpec | None = None
+    start: list[FiniteFloat] = Field(min_length=1, description="θ₀, one number per variable.")
+    stop: StopSpec = StopSpec()
+    record: RecordSpec = RecordSpec()

@@ -1,0 +1,90 @@
+"""The SQLite store's compare-and-set, trajectory chunks and lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.errors import StoreUnavailable
+from service.stores import Chunk, SessionRecord, SQLiteStore
+from service.stores.sqlite import sqlite_path
+
+
+def record(version: int, step: int) -> SessionRecord:
+    return SessionRecord("s1", version, "t0", f"t{version}", {"k": 1}, {"step": step})
+
+
+def chunk(first: int, last: int) -> Chunk:
+    return Chunk(first, last, {"step": list(range(first, last + 1))})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "nested" / "s.db")
+
+
+def test_compare_and_set_applies_only_on_the_expected_version(store: SQLiteStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    assert store.save(record(2, 3), 1, chunk(1, 3), reset=False)
+    assert not store.save(record(2, 9), 1, chunk(4, 9), reset=False)
+    stored = store.get("s1")
+    assert stored is not None
+    assert (stored.version, stored.state) == (2, {"step": 3})
+    assert [(c.first_step, c.last_step) for c in store.chunks("s1", 0, None)] == [(0, 0), (1, 3)]
+
+
+def test_chunks_overlapping_a_range(store: SQLiteStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    store.save(record(2, 10), 1, chunk(1, 10), reset=False)
+    store.save(record(3, 20), 2, chunk(11, 20), reset=False)
+    assert [c.first_step for c in store.chunks("s1", 5, 12)] == [1, 11]
+    assert [c.first_step for c in store.chunks("s1", 15, None)] == [11]
+    assert store.chunks("s1", 21, None) == []
+
+
+def test_reset_replaces_the_trajectory(store: SQLiteStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    store.save(record(2, 5), 1, chunk(1, 5), reset=False)
+    assert store.save(record(3, 0), 2, Chunk(0, 0, {"step": [0]}), reset=True)
+    assert [(c.first_step, c.last_step) for c in store.chunks("s1", 0, None)] == [(0, 0)]
+
+
+def test_delete_and_missing_sessions(store: SQLiteStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    assert store.delete("s1")
+    assert not store.delete("s1")
+    assert store.get("s1") is None
+    assert store.chunks("s1", 0, None) == []
+    assert not store.save(record(2, 1), 1, None, reset=False)
+
+
+def test_data_survives_reopening(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "s.db")
+    first.create(record(1, 0), chunk(0, 0))
+    first.close()
+    again = SQLiteStore(tmp_path / "s.db")
+    stored = again.get("s1")
+    assert stored is not None
+    assert stored.spec == {"k": 1}
+
+
+def test_closed_store_is_unavailable(store: SQLiteStore) -> None:
+    store.ping()
+    store.close()
+    store.close()
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///descent.db", "descent.db"), ("sqlite:////var/lib/d.db", "/var/lib/d.db")],
+)
+def test_sqlite_urls(url: str, path: str) -> None:
+    assert sqlite_path(url) == Path(path)
+
+
+def test_bad_sqlite_url() -> None:
+    with pytest.raises(ValueError, match="not a sqlite URL"):
+        sqlite_path("sqlite://")
