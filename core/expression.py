@@ -78,7 +78,8 @@ class ExpressionError(ValueError):
 
     ``column`` is the 0-based offset of the offending text in the formula and ``token`` that
     text, when the problem has a place. ``field`` says which input is at fault:
-    ``"expression"`` or ``"variables"``.
+    ``"expression"`` or ``"variables"``. ``hint`` is an optional suggestion. ``str()`` reads
+    "<message> at column <column> (<hint>)", leaving out the parts that are None.
     """
 
     def __init__(
@@ -87,17 +88,20 @@ class ExpressionError(ValueError):
         column: int | None = None,
         token: str | None = None,
         field: Literal["expression", "variables"] = "expression",
+        hint: str | None = None,
     ) -> None:
-        super().__init__(message if column is None else f"{message} at column {column}")
+        text = message if column is None else f"{message} at column {column}"
+        super().__init__(text if hint is None else f"{text} ({hint})")
         self.message = message
         self.column = column
         self.token = token
         self.field: Literal["expression", "variables"] = field
+        self.hint = hint
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The default pickling replays ``self.args`` (one string) through ``__init__`` and
         # would lose the attributes; the child process sends these errors to its parent.
-        return (type(self), (self.message, self.column, self.token, self.field))
+        return (type(self), (self.message, self.column, self.token, self.field, self.hint))
 
 
 class RealAbs(sympy.Function):  # type: ignore[misc]
@@ -302,10 +306,10 @@ class _Source:
                 offsets.append(i)
         offsets.append(len(text))
         self._to_original = offsets
+        # Python counts "\r\n", "\r" and "\n" as line ends, and so must the mapping.
         self._line_starts = [0]
-        for i, char in enumerate(self.text):
-            if char == "\n":
-                self._line_starts.append(i + 1)
+        for line in self.text.splitlines(keepends=True):
+            self._line_starts.append(self._line_starts[-1] + len(line))
 
     def offset(self, lineno: int, col: int) -> int:
         """Offset in the parsed text of an ast (1-based line, 0-based column) position."""
@@ -336,10 +340,12 @@ class _Source:
         end = start + 1 if end_line is None or end_col is None else self.offset(end_line, end_col)
         return start, end
 
-    def error(self, message: str, node: ast.AST) -> ExpressionError:
+    def error(self, message: str, node: ast.AST, hint: str | None = None) -> ExpressionError:
         """A refusal located at a node."""
         start, end = self.span(node)
-        return ExpressionError(message, self.column(start), self.token(start, end))
+        return ExpressionError(
+            message, self.column(start), self.token(start, end), "expression", hint
+        )
 
     def error_at(self, message: str, start: int, end: int) -> ExpressionError:
         """A refusal located at a stretch of the parsed text."""
@@ -442,7 +448,7 @@ class _Builder:
         if self.allowed is not None and name not in self.allowed:
             listed = ", ".join(sorted(self.allowed)) or "none"
             raise self.source.error(
-                f"unknown variable '{name}' (the variables are: {listed})", node
+                f"unknown variable '{name}'", node, hint=f"the variables are: {listed}"
             )
         self.names.add(name)
         if self.allowed is None and len(self.names) > self.limits.max_variables:
@@ -579,8 +585,7 @@ class _Builder:
         if name not in _FUNCTIONS:
             allowed = " ".join(_FUNCTIONS)
             raise self.source.error(
-                f"unknown function '{name}' (allowed: {allowed})",
-                func,
+                f"unknown function '{name}'", func, hint=f"allowed functions: {allowed}"
             )
         if node.keywords:
             raise self.source.error(f"{name}() takes no keyword arguments", node.keywords[0])
@@ -864,8 +869,9 @@ def derive(parsed: ParsedExpression, limits: ExpressionLimits) -> DerivedExpress
         upper = []
         for i in range(n):
             for j in range(i, n):
-                h = _clean(sympy.diff(gradient[i], symbols[j])) if gradient[i] != 0 else 0
-                h = sympy.S(h)
+                h = sympy.S.Zero
+                if gradient[i] != 0:
+                    h = _clean(sympy.diff(gradient[i], symbols[j]))
                 ops = spend(ops + int(sympy.count_ops(h)))
                 rows[i][j] = rows[j][i] = h
                 upper.append(h)
@@ -873,7 +879,7 @@ def derive(parsed: ParsedExpression, limits: ExpressionLimits) -> DerivedExpress
         internal = dict(zip(symbols, _argument_symbols(n), strict=True))
 
         def reduce(exprs: list[Any]) -> tuple[Any, Any]:
-            renamed = [sympy.S(e).xreplace(internal) for e in exprs]
+            renamed = [e.xreplace(internal) for e in exprs]
             replacements, reduced = sympy.cse(
                 renamed, symbols=sympy.numbered_symbols("_c", real=True), list=True
             )

@@ -20,16 +20,17 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="Largest request body accepted.")
     max_dimension: int = Field(32, gt=0, description="Most parameters (variables) of a loss.")
-    max_steps: int = Field(100_000, gt=0, description="Most steps of one run or stop.max_steps.")
+    max_steps: int = Field(
+        100_000,
+        gt=0,
+        description="Most steps of one run; also a session's stop.max_steps when unset.",
+    )
     default_max_steps: int = Field(1_000, gt=0, description="stop.max_steps of a run when unset.")
     max_steps_per_request: int = Field(
         10_000, gt=0, description="Most steps one session step request may ask for."
     )
     max_trajectory_points: int = Field(
         100_000, gt=0, description="Most trajectory points one response may carry."
-    )
-    max_session_points: int = Field(
-        1_000_000, gt=0, description="Most trajectory points stored per session (its step budget)."
     )
     request_time_limit: float = Field(
         10.0, gt=0, description="Seconds of computation one request may use before it stops."
