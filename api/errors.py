@@ -66,9 +66,28 @@ async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
     )
 
 
-def _location(loc: tuple[Any, ...]) -> list[Any]:
-    """Pydantic's location without the tags it adds for union members."""
-    return [part for part in loc if not (isinstance(part, str) and "[" in part)]
+def _location(loc: tuple[Any, ...], body: Any) -> list[Any]:
+    """The JSON path of a validation error: pydantic's location without the tags it inserts for
+    union members (``["body", "optimizer", "sgd", "lr"]`` → ``["body", "optimizer", "lr"]``).
+
+    A tag is the value of the object's ``type`` or ``name`` discriminator; other parts are kept
+    when the body has them, and the last part always (a missing field is not in the body)."""
+    path: list[Any] = []
+    node: Any = {"body": body}
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        tag = isinstance(node, dict) and part in (node.get("type"), node.get("name"))
+        if tag and (not last or part not in node):
+            continue
+        present = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if present:
+            node = node[part]
+        elif not last and path:
+            continue
+        path.append(part)
+    return path
 
 
 async def _validation_error(request: Request, error: Exception) -> ProblemResponse:
@@ -81,7 +100,7 @@ async def _validation_error(request: Request, error: Exception) -> ProblemRespon
             400, f"The request body is not valid JSON: {where}", slug="malformed-json",
             title="Malformed JSON",
         )  # fmt: skip
-    errors = [{"loc": _location(tuple(d["loc"])), "msg": d["msg"]} for d in details]
+    errors = [{"loc": _location(tuple(d["loc"]), error.body), "msg": d["msg"]} for d in details]
     first = errors[0]
     summary = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

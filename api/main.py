@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.responses import NumpyJSONResponse
-from api.routes import analysis, health, runs, sessions
+from api.routes import analysis, catalogue, health, runs, sessions
 from core.expression import ExpressionLimits
 from service.expressions import ExpressionCompiler
 from service.sessions import SessionService
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
-    for module in (health, analysis, runs, sessions):
+    for module in (health, catalogue, analysis, runs, sessions):
         app.include_router(module.router)
     _serve_docs_offline(app)
     return app

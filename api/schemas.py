@@ -165,3 +165,102 @@ class SessionTrajectoryOut(BaseModel):
     version: int
     step: int
     trajectory: TrajectoryOut
+
+
+class Dimensions(BaseModel):
+    """Allowed dimensions (``max`` null when unbounded) and the default."""
+
+    min: int
+    max: int | None
+    default: int
+
+
+class LossParameter(BaseModel):
+    """A builtin's parameter."""
+
+    default: float
+    description: str
+    constraint: str
+
+
+class KnownMinimum(BaseModel):
+    """A known global minimum at the default dimension and parameters."""
+
+    point: list[float]
+    value: float
+
+
+class BuiltinLoss(BaseModel):
+    """A catalogue entry, at its default dimension and parameters."""
+
+    name: str
+    title: str
+    formula: str
+    expression: str = Field(description="The same function in the expression grammar.")
+    variables: list[str]
+    dims: Dimensions
+    params: dict[str, LossParameter]
+    minima: list[KnownMinimum]
+    minima_note: str | None
+    domain: list[list[float]] = Field(description="A plotting box, one [low, high] per variable.")
+
+
+class LossCatalogue(BaseModel):
+    """Every builtin loss."""
+
+    losses: list[BuiltinLoss]
+
+
+class Hyperparameter(BaseModel):
+    """One optimizer argument, with its default and valid range."""
+
+    name: str
+    type: Literal["number", "boolean", "string"]
+    default: float | bool | str
+    minimum: float | None
+    maximum: float | None
+    exclusive_minimum: bool
+    exclusive_maximum: bool
+    range: str | None
+    choices: list[str]
+    meaning: str
+
+
+class OptimizerForm(BaseModel):
+    """One of the two textbook forms of an update rule."""
+
+    name: str
+    rule: str
+    torch: str | None
+    matches_torch: bool
+    default: bool
+    description: str
+
+
+class OptimizerInternal(BaseModel):
+    """A per-step state array reported with ``record.state``."""
+
+    name: str
+    meaning: str
+    when: str | None
+
+
+class OptimizerEntry(BaseModel):
+    """An optimizer: its update rule, hyperparameters, forms and internals."""
+
+    name: str
+    title: str
+    rule: str
+    torch: str | None
+    matches_torch: bool
+    hyperparameters: list[Hyperparameter]
+    forms: list[OptimizerForm]
+    internals: list[OptimizerInternal]
+    notes: str
+    references: list[str]
+
+
+class OptimizerCatalogue(BaseModel):
+    """Every optimizer."""
+
+    optimizers: list[OptimizerEntry]

@@ -18,6 +18,7 @@ import ast
 import importlib
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -48,6 +49,7 @@ __all__ = [
     "ParsedExpression",
     "RealAbs",
     "RealSign",
+    "canonical_string",
     "check_expression",
     "compile_expression",
     "derive",
@@ -186,6 +188,12 @@ _NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 _MAX_CONSTANT: Final = 1e300
 _MAX_LOG10_CONSTANT: Final = 300.0
 _TOKEN_PREVIEW: Final = 40
+_FILENAME: Final = "<expression>"
+_TO_SPACE: Final = str.maketrans("\t\n\r", "   ")
+
+# Python's parser warns about some odd input (e.g. "1if") through the warnings module; user
+# text must not reach the server's log that way. Only warnings about our pseudo-file are hit.
+warnings.filterwarnings("ignore", module=re.escape(_FILENAME))
 _UNDEFINED: Final = (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo)
 
 # Functions that may appear in a derivative; anything else (re, im, Derivative, ...) means
@@ -227,24 +235,32 @@ _BINOP_SYMBOLS: Final[dict[type[ast.operator], str]] = {
 _COMPARE_SYMBOLS: Final = ("==", "!=", "<=", ">=", "<", ">", "not", "in", "is")
 
 _REFUSED_NODES: Final[dict[type[ast.AST], str]] = {
-    ast.Lambda: "lambda expressions are not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
-    ast.Tuple: "tuples are not allowed",
-    ast.List: "lists are not allowed",
-    ast.Set: "sets are not allowed",
-    ast.Dict: "dictionaries are not allowed",
-    ast.JoinedStr: "strings are not allowed",
-    ast.FormattedValue: "strings are not allowed",
-    ast.NamedExpr: "assignments are not allowed",
-    ast.Starred: "starred expressions are not allowed",
-    ast.Await: "await is not allowed",
-    ast.Yield: "yield is not allowed",
-    ast.YieldFrom: "yield is not allowed",
-    ast.Slice: "slices are not allowed",
+    ast.Lambda: "lambda expression {token} is not allowed",
+    ast.ListComp: "comprehension {token} is not allowed",
+    ast.SetComp: "comprehension {token} is not allowed",
+    ast.DictComp: "comprehension {token} is not allowed",
+    ast.GeneratorExp: "comprehension {token} is not allowed",
+    ast.Tuple: "tuple {token} is not allowed",
+    ast.List: "list {token} is not allowed",
+    ast.Set: "set {token} is not allowed",
+    ast.Dict: "dictionary {token} is not allowed",
+    ast.JoinedStr: "string {token} is not allowed",
+    ast.FormattedValue: "string {token} is not allowed",
+    ast.NamedExpr: "assignment {token} is not allowed",
+    ast.Starred: "starred expression {token} is not allowed",
+    ast.Await: "{token} is not allowed",
+    ast.Yield: "{token} is not allowed",
+    ast.YieldFrom: "{token} is not allowed",
+    ast.Slice: "slice {token} is not allowed",
 }
+_BOUND: Final = "constants must be finite and at most 1e300 in magnitude"
+_TOO_LARGE_NUMBER: Final = f"number {{token}} is too large ({_BOUND})"
+_TOO_LARGE_COMPUTED: Final = f"{{token}} gives a constant that is too large ({_BOUND})"
+
+
+def _quote(token: str) -> str:
+    """A token in quotes that do not clash with its own."""
+    return f'"{token}"' if "'" in token and '"' not in token else f"'{token}'"
 
 
 @dataclass(frozen=True)
@@ -293,7 +309,11 @@ def _argument_symbols(n: int) -> tuple[Any, ...]:
 
 
 class _Source:
-    """The formula as parsed (``^`` spelled ``**``) with a map back to the user's text."""
+    """The formula as parsed (``^`` spelled ``**``) with a map back to the user's text.
+
+    The text is one line: parsing first replaces tabs and line breaks by spaces, which keeps
+    every offset and lets a formula be written over several lines.
+    """
 
     def __init__(self, text: str) -> None:
         self.original = text
@@ -306,16 +326,12 @@ class _Source:
                 offsets.append(i)
         offsets.append(len(text))
         self._to_original = offsets
-        # Python counts "\r\n", "\r" and "\n" as line ends, and so must the mapping.
-        self._line_starts = [0]
-        for line in self.text.splitlines(keepends=True):
-            self._line_starts.append(self._line_starts[-1] + len(line))
 
     def offset(self, lineno: int, col: int) -> int:
         """Offset in the parsed text of an ast (1-based line, 0-based column) position."""
-        # Columns are UTF-8 byte offsets, which equal character offsets: the text is ASCII.
-        line = min(max(lineno, 1), len(self._line_starts))
-        return self._line_starts[line - 1] + col
+        # One line, and columns are UTF-8 byte offsets, which equal character offsets in
+        # ASCII text.
+        return col
 
     def column(self, offset: int) -> int:
         """Offset in the user's text of an offset in the parsed text."""
@@ -341,15 +357,16 @@ class _Source:
         return start, end
 
     def error(self, message: str, node: ast.AST, hint: str | None = None) -> ExpressionError:
-        """A refusal located at a node."""
-        start, end = self.span(node)
-        return ExpressionError(
-            message, self.column(start), self.token(start, end), "expression", hint
-        )
+        """A refusal located at a node; ``{token}`` in the message becomes its quoted text."""
+        return self.error_at(message, *self.span(node), hint=hint)
 
-    def error_at(self, message: str, start: int, end: int) -> ExpressionError:
-        """A refusal located at a stretch of the parsed text."""
-        return ExpressionError(message, self.column(start), self.token(start, end))
+    def error_at(
+        self, message: str, start: int, end: int, hint: str | None = None
+    ) -> ExpressionError:
+        """A refusal located at a stretch of the parsed text, like :meth:`error`."""
+        token = self.token(start, end)
+        message = message.replace("{token}", _quote(token))
+        return ExpressionError(message, self.column(start), token, "expression", hint)
 
     def find_between(
         self, after: ast.AST, before: ast.AST, symbols: Sequence[str]
@@ -416,22 +433,22 @@ class _Builder:
     def _constant(self, node: ast.Constant) -> _Built:
         value = node.value
         if isinstance(value, bool) or value is None or value is Ellipsis:
-            raise self.source.error(f"'{value}' is not a number", node)
+            raise self.source.error("{token} is not a number", node)
         if isinstance(value, str | bytes):
-            raise self.source.error("strings are not allowed", node)
+            raise self.source.error("string {token} is not allowed", node)
         if isinstance(value, complex):
-            raise self.source.error("complex numbers are not allowed", node)
+            raise self.source.error("complex number {token} is not allowed", node)
         if isinstance(value, int):
             if value.bit_length() > 997:  # 2**997 > 1e300
-                raise self.source.error("number is too large (more than 1e300)", node)
+                raise self.source.error(_TOO_LARGE_NUMBER, node)
             return _Built(sympy.Integer(value) if self.symbolic else None, float(value))
         if isinstance(value, float):
             if not math.isfinite(value) or abs(value) > _MAX_CONSTANT:
-                raise self.source.error("number is too large (more than 1e300)", node)
+                raise self.source.error(_TOO_LARGE_NUMBER, node)
             # precision=53 keeps every bit of the literal, so code generation prints it back
             # exactly.
             return _Built(sympy.Float(value, precision=53) if self.symbolic else None, value)
-        raise self.source.error("unsupported literal", node)
+        raise self.source.error("{token} is not a number", node)
 
     def _name(self, node: ast.Name) -> _Built:
         name = node.id
@@ -514,7 +531,7 @@ class _Builder:
             factor = self.build(link.right, depth + 1)
             if isinstance(link.op, ast.Div):
                 if factor.const == 0.0 or (self.symbolic and factor.expr == 0):
-                    raise self.source.error("division by zero", link.right)
+                    raise self.source.error("division by {token}, which is zero", link.right)
                 factors.append(sympy.Pow(factor.expr, -1) if self.symbolic else None)
                 if const is not None and factor.const is not None:
                     const = const / factor.const
@@ -535,24 +552,24 @@ class _Builder:
         if p is not None:
             if not math.isfinite(p) or abs(p) > self.limits.max_exponent:
                 raise self.source.error(
-                    f"exponent is too large (its magnitude must be at most "
+                    f"exponent {{token}} is too large (its magnitude must be at most "
                     f"{self.limits.max_exponent})",
                     node.right,
                 )
             # sympy distributes a numeric exponent over the exact numbers inside the base
             # ((10**6*x)**60 becomes 10**360*x**60), so bound the digits it would compute.
             if self.symbolic and _exact_log10(base.expr) * abs(p) > _MAX_LOG10_CONSTANT:
-                raise self.source.error("constant is too large (more than 1e300)", node)
+                raise self.source.error(_TOO_LARGE_COMPUTED, node)
         const: float | None = None
         if base.const is not None and p is not None:
             try:
                 const = math.pow(base.const, p)
             except OverflowError:
-                raise self.source.error("constant is too large (more than 1e300)", node) from None
+                raise self.source.error(_TOO_LARGE_COMPUTED, node) from None
             except (ValueError, ZeroDivisionError):
                 raise self.source.error(
-                    "power is undefined (zero to a negative power, or a negative number to "
-                    "a fractional power)",
+                    "power {token} is undefined (zero to a negative power, or a negative "
+                    "number to a fractional power)",
                     node,
                 ) from None
             self._check_constant(const, node)
@@ -578,7 +595,9 @@ class _Builder:
             # Report the leftmost problem first: in ``__import__('os').system`` that is the
             # call of ``__import__``, not the attribute.
             self.build(func, depth + 1)
-            raise self.source.error("only the allowed functions can be called", node)
+            raise self.source.error(
+                "call {token} is not allowed (only the listed functions can be called)", node
+            )
         name = func.id
         if name in _NON_DIFFERENTIABLE:
             raise self.source.error(_min_max_message(name), func)
@@ -599,10 +618,11 @@ class _Builder:
             try:
                 const = _FLOAT_FUNCTIONS[name](argument.const)
             except OverflowError:
-                raise self.source.error("constant is too large (more than 1e300)", node) from None
+                raise self.source.error(_TOO_LARGE_COMPUTED, node) from None
             except (ValueError, ZeroDivisionError):
                 raise self.source.error(
-                    f"{name}() is undefined at {argument.const:g}", node
+                    f"{{token}} is undefined ({name}() is not defined at {argument.const:g})",
+                    node,
                 ) from None
             self._check_constant(const, node)
         expr = _FUNCTIONS[name](argument.expr) if self.symbolic else None
@@ -612,14 +632,14 @@ class _Builder:
 
     def _check_constant(self, value: float, node: ast.AST) -> None:
         if not math.isfinite(value) or abs(value) > _MAX_CONSTANT:
-            raise self.source.error("constant is too large (more than 1e300)", node)
+            raise self.source.error(_TOO_LARGE_COMPUTED, node)
 
     def _checked(self, expr: Any, const: float | None, node: ast.AST) -> _Built:
         if not self.symbolic:
             return _Built(None, const)
         # sympy may evaluate a constant where floats did not fail (tan(pi/2) is zoo).
         if expr in _UNDEFINED:
-            raise self.source.error("expression is undefined here (division by zero)", node)
+            raise self.source.error("{token} is undefined (it divides by zero)", node)
         # sympy gathers the numbers of a product or sum into one coefficient (1e300*x*1e300
         # is 1e600*x), which must stay within the bound on constants.
         if expr.is_Mul:
@@ -629,46 +649,38 @@ class _Builder:
         else:
             coefficient = expr
         if coefficient.is_Number and abs(_number_to_float(coefficient)) > _MAX_CONSTANT:
-            raise self.source.error("constant is too large (more than 1e300)", node)
+            raise self.source.error(_TOO_LARGE_COMPUTED, node)
         return _Built(expr, const)
 
     def _refusal(self, node: ast.expr, depth: int) -> ExpressionError:
         source = self.source
         if isinstance(node, ast.Attribute):
             self.build(node.value, depth + 1)
-            _, start = source.span(node.value)
-            _, end = source.span(node)
-            dot = source.text.find(".", start, end)
-            return source.error_at(
-                "attribute access is not allowed", dot if dot >= 0 else start, end
-            )
+            return source.error("attribute access {token} is not allowed", node)
         if isinstance(node, ast.Subscript):
             self.build(node.value, depth + 1)
-            where = source.find_between(node.value, node.slice, ["["])
-            _, end = source.span(node)
-            start = where[0] if where is not None else source.span(node.slice)[0]
-            return source.error_at("subscripts are not allowed", start, end)
+            return source.error("subscript {token} is not allowed", node)
         if isinstance(node, ast.Compare):
             self.build(node.left, depth + 1)
             where = source.find_between(node.left, node.comparators[0], _COMPARE_SYMBOLS)
             if where is not None:
-                return source.error_at("comparisons are not allowed", *where)
-            return source.error("comparisons are not allowed", node)
+                return source.error_at("comparison {token} is not allowed", *where)
+            return source.error("comparison {token} is not allowed", node)
         if isinstance(node, ast.BoolOp):
             self.build(node.values[0], depth + 1)
             word = "and" if isinstance(node.op, ast.And) else "or"
             where = source.find_between(node.values[0], node.values[1], [word])
             if where is not None:
-                return source.error_at(f"'{word}' is not allowed", *where)
-            return source.error(f"'{word}' is not allowed", node)
+                return source.error_at("{token} is not allowed", *where)
+            return source.error("{token} is not allowed", node)
         if isinstance(node, ast.IfExp):
             self.build(node.body, depth + 1)
             where = source.find_between(node.body, node.test, ["if"])
-            message = "conditional expressions are not allowed"
+            message = "conditional expression {token} is not allowed"
             if where is not None:
                 return source.error_at(message, *where)
             return source.error(message, node)
-        message = _REFUSED_NODES.get(type(node), f"{type(node).__name__} is not allowed")
+        message = _REFUSED_NODES.get(type(node), "{token} is not allowed")
         return source.error(message, node)
 
 
@@ -777,20 +789,24 @@ def _translate(
         )
     allowed = None if variables is None else _check_variables(variables, limits)
     for i, char in enumerate(text):
-        if not (char.isascii() and (char.isprintable() or char in "\t\n\r")):
+        # "#" would start a comment, which once lines are joined would hide what follows.
+        if not (char.isascii() and (char.isprintable() or char in "\t\n\r")) or char == "#":
             raise ExpressionError(f"unexpected character {char!r}", i, char)
     if not text.strip():
         raise ExpressionError("expression is empty")
 
-    source = _Source(text)
+    source = _Source(text.translate(_TO_SPACE))
     _scan_brackets(source, limits)
     try:
-        tree = ast.parse(source.text, mode="eval")
+        tree = ast.parse(source.text, filename=_FILENAME, mode="eval")
     except SyntaxError as err:
         detail = (err.msg or "invalid syntax").rstrip(".")
         if err.lineno is None or err.offset is None:
             raise ExpressionError(f"syntax error: {detail}") from None
         offset = source.offset(err.lineno, max(err.offset - 1, 0))
+        token = source.token(offset, offset + 1)
+        if token.strip() and _quote(token) not in detail:
+            detail += " near {token}"
         raise source.error_at(f"syntax error: {detail}", offset, offset + 1) from None
     except (RecursionError, MemoryError):
         raise ExpressionError("expression is nested too deeply") from None
@@ -807,8 +823,10 @@ def _translate(
         expr = builder.build(tree.body, 1).expr
     except RecursionError:
         raise ExpressionError("expression is nested too deeply") from None
-    if symbolic and expr.has(sympy.I, *_UNDEFINED):
-        raise ExpressionError("expression is not real-valued (or is undefined) everywhere")
+    if symbolic and expr.has(sympy.I):
+        raise ExpressionError("the expression is not real-valued")
+    if symbolic and expr.has(*_UNDEFINED):
+        raise ExpressionError("the expression is undefined (it divides by zero)")
 
     if allowed is None:
         if not builder.names:
@@ -883,6 +901,11 @@ def derive(parsed: ParsedExpression, limits: ExpressionLimits) -> DerivedExpress
             replacements, reduced = sympy.cse(
                 renamed, symbols=sympy.numbered_symbols("_c", real=True), list=True
             )
+            # cse rebuilds expressions, and sympy then applies what it can prove, e.g.
+            # sqrt(-65**x) = I*sqrt(65**x): a formula complex everywhere shows up only here.
+            for e in [*(rhs for _, rhs in replacements), *reduced]:
+                if e.has(sympy.I, *_UNDEFINED):
+                    raise ExpressionError("the expression is not real-valued")
             return tuple(replacements), tuple(reduced)
 
         return DerivedExpression(
@@ -936,30 +959,55 @@ def canonical_string(expr: Any) -> str:
 
 
 class _NumPyCodePrinter(NumPyPrinter):  # type: ignore[misc]
-    """sympy's NumPy printer, printing every non-integer constant as a float64 literal.
+    """sympy's NumPy printer, printing every non-integer constant as a NumPy float64.
 
-    The stock printer rounds Floats to 15 digits (0.30000000000000004 would become 0.3) and
-    leaves rationals as divisions of Python integers, which can overflow when evaluated.
+    The generated code refers to each such constant by a name (``_k0``, ...) bound in its
+    globals, rather than writing a Python float literal: arithmetic between Python floats
+    raises on overflow (``1e300**2``) or division by zero and gives complex numbers for a
+    negative base to a fractional power, where NumPy scalars give inf or nan as arrays do.
+    The stock printer also rounds Floats to 15 digits (0.30000000000000004 would be 0.3).
     """
 
-    def _float_literal(self, value: float) -> str:
-        if math.isnan(value):
-            return str(self._module_format("numpy.nan"))
-        if math.isinf(value):
-            inf = str(self._module_format("numpy.inf"))
-            return inf if value > 0 else f"(-{inf})"
-        return repr(value)
+    def __init__(self, settings: dict[str, Any]) -> None:
+        super().__init__(settings)
+        self.constants: dict[str, np.float64] = {}
+        self._names: dict[str, str] = {}
+
+    def _constant(self, value: float) -> str:
+        key = repr(value)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = f"_k{len(self._names)}"
+            self.constants[name] = np.float64(value)
+        return name
 
     def _print_Float(self, expr: Any) -> str:  # noqa: N802
-        return self._float_literal(float(expr))
+        return self._constant(float(expr))
 
     def _print_Rational(self, expr: Any) -> str:  # noqa: N802
-        return self._float_literal(_number_to_float(expr))
+        return self._constant(_number_to_float(expr))
 
     def _print_Integer(self, expr: Any) -> str:  # noqa: N802
-        if abs(int(expr.p)).bit_length() > 1000:
-            return self._float_literal(_number_to_float(expr))
-        return str(expr.p)
+        # Small integers stay exact Python ints (x**2 is faster than x**2.0); larger ones
+        # would make NumPy fall back to object arrays.
+        if abs(int(expr.p)) < 2**53:
+            return str(expr.p)
+        return self._constant(_number_to_float(expr))
+
+    def _print_Pi(self, expr: Any) -> str:  # noqa: N802
+        return self._constant(math.pi)
+
+    def _print_Exp1(self, expr: Any) -> str:  # noqa: N802
+        return self._constant(math.e)
+
+    def _print_NaN(self, expr: Any) -> str:  # noqa: N802
+        return self._constant(math.nan)
+
+    def _print_Infinity(self, expr: Any) -> str:  # noqa: N802
+        return self._constant(math.inf)
+
+    def _print_NegativeInfinity(self, expr: Any) -> str:  # noqa: N802
+        return self._constant(-math.inf)
 
 
 _Compiled = Callable[..., Any]
@@ -984,6 +1032,9 @@ def _lambdify(n: int, reduced: tuple[Any, Any]) -> _Compiled:
         cse=lambda _exprs: (list(replacements), list(exprs)),
         docstring_limit=0,
     )
+    # The constants are known only once the code is printed; lambdify's namespace, which the
+    # function keeps as its globals, is already built by then.
+    compiled.__globals__.update(printer.constants)
     return compiled
 
 

@@ -179,49 +179,146 @@ def run(
     ``every``; each row's last point is in ``final`` whether or not it was recorded. Stops a row
     when a rule in ``rule`` fires, and every row at ``deadline`` (a ``clock()`` reading).
     """
-    params, value, grad, state, first_step = start
-    rows, n = params.shape
-    steps = max(0, min(steps, rule.max_steps - first_step))
+    rows, n = start.params.shape
+    steps = max(0, min(steps, rule.max_steps - start.step))
+    recording = _Recording(start.step, steps, every, record_start, record_grad, rows, n)
     with np.errstate(all="ignore"):
-        return _loop(
-            loss, optimizer, params, value, grad, state, first_step, rule,
-            steps=steps, every=every, record_start=record_start, record_grad=record_grad,
-            deadline=deadline, clock=clock, rows=rows, n=n,
-        )  # fmt: skip
+        if rows == 1:
+            return _single_loop(loss, optimizer, start, rule, recording, deadline, clock)
+        return _batch_loop(loss, optimizer, start, rule, recording, deadline, clock)
 
 
-def _loop(
+class _Recording:
+    """Preallocated trajectory arrays and the slot of every step that is kept."""
+
+    def __init__(
+        self,
+        first_step: int,
+        steps: int,
+        every: int,
+        record_start: bool,
+        record_grad: bool,
+        rows: int,
+        n: int,
+    ) -> None:
+        kept = [s for s in range(first_step + 1, first_step + steps + 1) if s % every == 0]
+        if record_start:
+            kept.insert(0, first_step)
+        self.first_step = first_step
+        self.steps = steps
+        self.kept = np.asarray(kept, dtype=np.int64)
+        self.slot_of = np.full(steps + 1, -1, dtype=np.int64)
+        self.slot_of[self.kept - first_step] = np.arange(len(kept))
+        size = len(kept)
+        self.params = np.full((size, rows, n), np.nan)
+        self.loss = np.full((size, rows), np.nan)
+        self.grad_norm = np.full((size, rows), np.nan)
+        self.grad = np.full((size, rows, n), np.nan) if record_grad else None
+
+    def trajectory(self) -> Trajectory:
+        return Trajectory(self.kept, self.params, self.loss, self.grad_norm, self.grad)
+
+
+def _single_loop(
     loss: Loss,
     optimizer: GradientTransformation,
-    params: Array,
-    value: Array,
-    grad: Array,
-    state: Any,
-    first_step: int,
+    start: Iterate,
     rule: StopRule,
-    *,
-    steps: int,
-    every: int,
-    record_start: bool,
-    record_grad: bool,
+    recording: _Recording,
     deadline: float | None,
     clock: Callable[[], float],
-    rows: int,
-    n: int,
 ) -> RunResult:
-    last_step = first_step + steps
-    recorded = [s for s in range(first_step + 1, last_step + 1) if s % every == 0]
-    if record_start:
-        recorded.insert(0, first_step)
-    size = len(recorded)
-    slot_of = np.full(steps + 1, -1, dtype=np.int64)
-    for slot, s in enumerate(recorded):
-        slot_of[s - first_step] = slot
-    out_params = np.full((size, rows, n), np.nan)
-    out_loss = np.full((size, rows), np.nan)
-    out_norm = np.full((size, rows), np.nan)
-    out_grad = np.full((size, rows, n), np.nan) if record_grad else None
+    """One start, on arrays of shape (n,): the same arithmetic as a batch row, less overhead."""
+    params, value, grad = start.params[0], start.loss[0], start.grad[0]
+    state = tree_map(
+        lambda leaf: leaf[0] if isinstance(leaf, np.ndarray) else leaf, start.opt_state
+    )
+    step = start.step
+    norm = grad_norm(grad)
+    slot_of = recording.slot_of
+    out_params, out_loss, out_norm = (
+        recording.params[:, 0],
+        recording.loss[:, 0],
+        recording.grad_norm[:, 0],
+    )
+    out_grad = None if recording.grad is None else recording.grad[:, 0]
+    if slot_of[0] == 0:
+        out_params[0], out_loss[0], out_norm[0] = params, value, norm
+        if out_grad is not None:
+            out_grad[0] = grad
 
+    inf = np.inf
+    reason = Reason.STEPS_DONE
+    if rule.grad_tol > 0 and norm <= rule.grad_tol:
+        reason = Reason.GRAD_TOL
+    else:
+        for offset in range(1, recording.steps + 1):
+            updates, new_state = optimizer.update(grad, state, params)
+            new_params = params + updates
+            new_value, new_grad = loss.value_and_grad(new_params)
+            new_norm = grad_norm(new_grad)
+            if not (
+                np.abs(new_params).max() <= rule.max_abs_param
+                and abs(new_value) <= rule.max_abs_loss
+                and new_norm < inf
+            ):
+                reason = _divergence(new_params, new_value, new_norm, rule)
+                break
+            flat = rule.loss_tol > 0 and abs(new_value - value) <= rule.loss_tol
+            params, value, grad, norm, state = new_params, new_value, new_grad, new_norm, new_state
+            step += 1
+            slot = slot_of[offset]
+            if slot >= 0:
+                out_params[slot], out_loss[slot], out_norm[slot] = params, value, norm
+                if out_grad is not None:
+                    out_grad[slot] = grad
+            if rule.grad_tol > 0 and norm <= rule.grad_tol:
+                reason = Reason.GRAD_TOL
+                break
+            if flat:
+                reason = Reason.LOSS_TOL
+                break
+            if deadline is not None and clock() >= deadline:
+                reason = Reason.TIME_LIMIT
+                break
+        else:
+            if step >= rule.max_steps:
+                reason = Reason.MAX_STEPS
+
+    final = Iterate(
+        params[np.newaxis],
+        np.reshape(value, 1),
+        grad[np.newaxis],
+        tree_map(lambda leaf: leaf[np.newaxis] if isinstance(leaf, np.ndarray) else leaf, state),
+        step,
+    )
+    nit = np.array([step], dtype=np.int64)
+    return RunResult([final], [reason], nit, recording.trajectory())
+
+
+def _divergence(params: Array, value: Array, norm: Array, rule: StopRule) -> Reason:
+    """Which divergence test a new point fails (it fails at least one)."""
+    if not (np.isfinite(value) and np.isfinite(norm)):
+        return Reason.NON_FINITE
+    if not np.abs(params).max() <= rule.max_abs_param:
+        return Reason.PARAM_BOUND
+    return Reason.LOSS_BOUND
+
+
+def _batch_loop(
+    loss: Loss,
+    optimizer: GradientTransformation,
+    start: Iterate,
+    rule: StopRule,
+    recording: _Recording,
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> RunResult:
+    params, value, grad, state, first_step = start
+    rows = params.shape[0]
+    steps, slot_of = recording.steps, recording.slot_of
+    out_params, out_loss, out_norm = recording.params, recording.loss, recording.grad_norm
+    out_grad = recording.grad
     final: list[Iterate | None] = [None] * rows
     reasons: list[Reason] = [Reason.STEPS_DONE] * rows
     nit = np.full(rows, first_step, dtype=np.int64)
@@ -249,7 +346,7 @@ def _loop(
             reasons[row] = reason
             nit[row] = at
 
-    if record_start:
+    if slot_of[0] == 0:
         record(0)
     if rule.grad_tol > 0:
         done = norm <= rule.grad_tol
@@ -327,11 +424,8 @@ def _loop(
     if active.size:
         reason = Reason.MAX_STEPS if step >= rule.max_steps else Reason.STEPS_DONE
         retire(np.ones(active.size, dtype=bool), reason, step, (params, value, grad, state))
-    trajectory = Trajectory(
-        np.asarray(recorded, dtype=np.int64), out_params, out_loss, out_norm, out_grad
-    )
     assert all(f is not None for f in final)
-    return RunResult(cast(list[Iterate], final), reasons, nit, trajectory)
+    return RunResult(cast(list[Iterate], final), reasons, nit, recording.trajectory())
 
 
 def _either(

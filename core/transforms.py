@@ -182,3 +182,310 @@ def scale_by_adam(
         return direction, ScaleByAdamState(steps, mu, nu, nu_max)
 
     return GradientTransformation(init, update)
+
+
+class VelocityState(NamedTuple):
+    """Steps taken so far and the velocity v (the displacement of the last step)."""
+
+    steps: int
+    velocity: Array
+
+
+def velocity(momentum: float, learning_rate: Schedule) -> GradientTransformation:
+    """Classical momentum in velocity form (Polyak, 1964; Sutskever et al., 2013).
+
+    v_t = ρ·v_{t−1} − γ_k·g_t, emitted as the update (θ ← θ + v_t). The learning rate sits
+    inside the velocity, so a schedule scales only the newest gradient; the whole update,
+    signs included, is emitted and no ``scale_by_learning_rate`` follows.
+    """
+
+    def init(params: Array) -> VelocityState:
+        return VelocityState(steps=0, velocity=np.zeros_like(params))
+
+    def update(updates: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
+        new = state.velocity * momentum - learning_rate(state.steps) * updates
+        return new, VelocityState(state.steps + 1, new)
+
+    return GradientTransformation(init, update)
+
+
+def lookahead_velocity(
+    momentum: float, learning_rate: Schedule, grad_fn: Callable[[Array], Array]
+) -> GradientTransformation:
+    """Nesterov's accelerated gradient in look-ahead form (Nesterov, 1983; Sutskever et al.,
+    2013, eq. 3–4).
+
+    g̃_t = ∇f(θ + ρ·v_{t−1}) by ``grad_fn``;  v_t = ρ·v_{t−1} − γ_k·g̃_t, emitted as the update
+    (θ ← θ + v_t). The incoming updates (the gradient at θ itself) are not used: ``grad_fn``
+    costs one extra gradient evaluation per step.
+    """
+
+    def init(params: Array) -> VelocityState:
+        return VelocityState(steps=0, velocity=np.zeros_like(params))
+
+    def update(updates: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
+        ahead = grad_fn(params + momentum * state.velocity)
+        new = state.velocity * momentum - learning_rate(state.steps) * ahead
+        return new, VelocityState(state.steps + 1, new)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByRssState(NamedTuple):
+    """Adagrad's accumulator: the running sum of squared gradients."""
+
+    sum: Array
+
+
+def scale_by_rss(
+    initial_accumulator_value: float = 0.0, eps: float = 1e-10
+) -> GradientTransformation:
+    """Adagrad's direction (Duchi et al., 2011; torch.optim.Adagrad's arithmetic).
+
+    s_t = s_{t−1} + g²  (s₀ = ``initial_accumulator_value``);  emits g / (√s_t + ε).
+    """
+
+    def init(params: Array) -> ScaleByRssState:
+        return ScaleByRssState(np.full_like(params, initial_accumulator_value))
+
+    def update(
+        updates: Array, state: ScaleByRssState, params: Array
+    ) -> tuple[Array, ScaleByRssState]:
+        total = state.sum + updates * updates
+        return updates / (np.sqrt(total) + eps), ScaleByRssState(total)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByRmsState(NamedTuple):
+    """RMSprop's square average v."""
+
+    square_avg: Array
+
+
+class ScaleByCenteredRmsState(NamedTuple):
+    """Centered RMSprop's square average v and gradient average ḡ."""
+
+    square_avg: Array
+    grad_avg: Array
+
+
+def scale_by_rms(
+    alpha: float = 0.99, eps: float = 1e-8, centered: bool = False
+) -> GradientTransformation:
+    """RMSprop's direction (Tieleman & Hinton, 2012; Graves, 2013 for the centered form;
+    torch.optim.RMSprop's arithmetic, no bias correction, buffers start at zero).
+
+    v_t = α·v + (1−α)·g²;  centered: ḡ_t = α·ḡ + (1−α)·g and the denominator uses v_t − ḡ_t²;
+    emits g / (√v_t + ε) (or g / (√(v_t − ḡ_t²) + ε)).
+    """
+
+    if centered:
+
+        def init_centered(params: Array) -> ScaleByCenteredRmsState:
+            zeros = np.zeros_like(params)
+            return ScaleByCenteredRmsState(zeros, zeros)
+
+        def update_centered(
+            updates: Array, state: ScaleByCenteredRmsState, params: Array
+        ) -> tuple[Array, ScaleByCenteredRmsState]:
+            square_avg = state.square_avg * alpha + (1 - alpha) * updates * updates
+            grad_avg = _lerp(state.grad_avg, updates, 1 - alpha)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            return updates / avg, ScaleByCenteredRmsState(square_avg, grad_avg)
+
+        return GradientTransformation(init_centered, update_centered)
+
+    def init(params: Array) -> ScaleByRmsState:
+        return ScaleByRmsState(np.zeros_like(params))
+
+    def update(
+        updates: Array, state: ScaleByRmsState, params: Array
+    ) -> tuple[Array, ScaleByRmsState]:
+        square_avg = state.square_avg * alpha + (1 - alpha) * updates * updates
+        return updates / (np.sqrt(square_avg) + eps), ScaleByRmsState(square_avg)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByAdamaxState(NamedTuple):
+    """Steps taken, first moment m and the exponentially weighted infinity norm u."""
+
+    steps: int
+    exp_avg: Array
+    exp_inf: Array
+
+
+def scale_by_adamax(
+    beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    """Adamax's direction (Kingma & Ba, 2015, §7.1; torch.optim.Adamax's arithmetic).
+
+    m_t = β₁m + (1−β₁)g;  u_t = max(β₂·u, |g| + ε);  emits (m_t / u_t) / (1 − β₁ᵗ).
+    """
+
+    def init(params: Array) -> ScaleByAdamaxState:
+        zeros = np.zeros_like(params)
+        return ScaleByAdamaxState(0, zeros, zeros)
+
+    def update(
+        updates: Array, state: ScaleByAdamaxState, params: Array
+    ) -> tuple[Array, ScaleByAdamaxState]:
+        steps = state.steps + 1
+        exp_avg = _lerp(state.exp_avg, updates, 1 - beta1)
+        exp_inf = np.maximum(state.exp_inf * beta2, np.abs(updates) + eps)
+        direction = exp_avg / exp_inf / (1 - beta1 ** float(steps))
+        return direction, ScaleByAdamaxState(steps, exp_avg, exp_inf)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByNAdamState(NamedTuple):
+    """Steps taken, the product of the momentum coefficients μ₁⋯μ_t (shared by every row),
+    first moment m and second moment v."""
+
+    steps: int
+    mu_product: float
+    exp_avg: Array
+    exp_avg_sq: Array
+
+
+def scale_by_nadam(
+    learning_rate: Schedule,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    momentum_decay: float = 4e-3,
+) -> GradientTransformation:
+    """NAdam's step, learning rate included (Dozat, 2016; torch.optim.NAdam's arithmetic).
+
+    μ_t = β₁(1 − ½·0.96^(tψ)), ψ = ``momentum_decay``;  m_t = β₁m + (1−β₁)g;
+    v_t = β₂v + (1−β₂)g²;  d = √(v_t / (1−β₂ᵗ)) + ε;
+    emits −γ_k(1−μ_t)/(1−∏ᵢ₌₁ᵗμᵢ)·g/d − γ_k·μ_{t+1}/(1−∏ᵢ₌₁ᵗ⁺¹μᵢ)·m_t/d.
+    """
+
+    def init(params: Array) -> ScaleByNAdamState:
+        zeros = np.zeros_like(params)
+        return ScaleByNAdamState(0, 1.0, zeros, zeros)
+
+    def update(
+        updates: Array, state: ScaleByNAdamState, params: Array
+    ) -> tuple[Array, ScaleByNAdamState]:
+        lr = learning_rate(state.steps)
+        steps = state.steps + 1
+        step = float(steps)
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+        mu_product = state.mu_product * mu
+        exp_avg = _lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * updates * updates
+        denom = np.sqrt(exp_avg_sq / (1 - beta2**step)) + eps
+        grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
+        avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
+        step_ = grad_coef * updates / denom + avg_coef * exp_avg / denom
+        return step_, ScaleByNAdamState(steps, mu_product, exp_avg, exp_avg_sq)
+
+    return GradientTransformation(init, update)
+
+
+class ScaleByRAdamState(NamedTuple):
+    """Steps taken, first moment m and second moment v."""
+
+    steps: int
+    exp_avg: Array
+    exp_avg_sq: Array
+
+
+def scale_by_radam(
+    learning_rate: Schedule, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    """RAdam's step, learning rate included (Liu et al., 2020; torch.optim.RAdam's arithmetic).
+
+    m_t = β₁m + (1−β₁)g;  v_t = β₂v + (1−β₂)g²;  m̂ = m_t/(1−β₁ᵗ);  ρ_∞ = 2/(1−β₂) − 1;
+    ρ_t = ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ). If ρ_t > 5 (the variance of the adaptive rate is tractable):
+    r_t = √((ρ_t−4)(ρ_t−2)ρ_∞ / ((ρ_∞−4)(ρ_∞−2)ρ_t)) and it emits −γ_k·m̂·√(1−β₂ᵗ)/(√v_t + ε)·r_t;
+    otherwise −γ_k·m̂ (un-adapted momentum SGD for the first few steps).
+    """
+    rho_inf = 2 / (1 - beta2) - 1
+
+    def init(params: Array) -> ScaleByRAdamState:
+        zeros = np.zeros_like(params)
+        return ScaleByRAdamState(0, zeros, zeros)
+
+    def update(
+        updates: Array, state: ScaleByRAdamState, params: Array
+    ) -> tuple[Array, ScaleByRAdamState]:
+        lr = learning_rate(state.steps)
+        steps = state.steps + 1
+        step = float(steps)
+        exp_avg = _lerp(state.exp_avg, updates, 1 - beta1)
+        exp_avg_sq = state.exp_avg_sq * beta2 + (1 - beta2) * updates * updates
+        bias_correction2 = 1 - beta2**step
+        corrected = exp_avg / (1 - beta1**step)
+        rho_t = rho_inf - 2 * step * beta2**step / bias_correction2
+        if rho_t > 5.0:
+            rect = math.sqrt(
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            )
+            adaptive = (1 / (np.sqrt(exp_avg_sq) + eps)) * math.sqrt(bias_correction2)
+            step_ = -(corrected * lr * adaptive * rect)
+        else:
+            step_ = -(corrected * lr)
+        return step_, ScaleByRAdamState(steps, exp_avg, exp_avg_sq)
+
+    return GradientTransformation(init, update)
+
+
+def add_decoupled_weight_decay(
+    weight_decay: float, learning_rate: Schedule
+) -> GradientTransformation:
+    """Decoupled weight decay (Loshchilov & Hutter, 2019; torch's AdamW and
+    ``decoupled_weight_decay``): the step also shrinks θ to θ·(1 − γ_kλ).
+
+    Adds θ(1 − γ_kλ) − θ to the (already scaled) updates; put it last in a chain.
+    """
+    if weight_decay == 0:
+        return identity()
+
+    def init(params: Array) -> ScaleByScheduleState:
+        return ScaleByScheduleState(steps=0)
+
+    def update(
+        updates: Array, state: ScaleByScheduleState, params: Array
+    ) -> tuple[Array, ScaleByScheduleState]:
+        shrunk = params * (1 - learning_rate(state.steps) * weight_decay)
+        return updates + (shrunk - params), ScaleByScheduleState(state.steps + 1)
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_newton(
+    hessian: Callable[[Array], Array], damping: float = 0.0
+) -> GradientTransformation:
+    """Newton's direction: emits (H(θ) + δI)⁻¹g, H from ``hessian`` (shape (B, n, n)).
+
+    Solved by LU per row (``np.linalg.solve``); where H + δI is exactly singular the
+    minimum-norm least-squares solution (pseudo-inverse) is used instead.
+    """
+
+    def update(updates: Array, state: EmptyState, params: Array) -> tuple[Array, EmptyState]:
+        matrix = hessian(params)
+        if damping:
+            matrix = matrix + damping * np.eye(matrix.shape[-1])
+        return _solve(matrix, updates[..., np.newaxis])[..., 0], state
+
+    return GradientTransformation(lambda params: EmptyState(), update)
+
+
+def _solve(matrix: Array, column: Array) -> Array:
+    """Solutions x of A x = b for a stack of systems: by LU, or, if some A is exactly
+    singular, the minimum-norm least-squares solutions by the pseudo-inverse (NaN where even
+    the SVD fails)."""
+    try:
+        return np.asarray(np.linalg.solve(matrix, column), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        pass
+    try:
+        return np.asarray(np.linalg.pinv(matrix) @ column, dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.full_like(column, np.nan)

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from core import optimizers, schedules
+from core.builtins import make_builtin
 from core.losses import Array, Loss
+from core.quadratic import QuadraticLoss
 from core.run import StopRule
 from core.schedules import Schedule
 from core.transforms import GradientTransformation
 from service.errors import InvalidSpecification, LimitExceeded
 from service.settings import Settings
 from service.specs import (
+    AdagradSpec,
+    AdamaxSpec,
     AdamSpec,
+    AdamWSpec,
+    BuiltinLossSpec,
     ConstantSchedule,
     CosineSchedule,
     ExponentialSchedule,
+    ExpressionLossSpec,
     InverseSqrtSchedule,
     LossSpec,
+    MomentumSpec,
+    NAdamSpec,
+    NesterovSpec,
+    NewtonSpec,
     OptimizerSpec,
+    QuadraticLossSpec,
+    RAdamSpec,
+    RMSpropSpec,
     RunSpec,
     ScheduleSpec,
     SGDSpec,
@@ -49,15 +63,37 @@ class Problem:
 
 def build_loss(spec: LossSpec, compiler: LossCompiler, settings: Settings) -> Loss:
     """The loss a spec names, within the dimension limit."""
-    if spec.variables is not None and len(set(spec.variables)) != len(spec.variables):
-        raise InvalidSpecification.at(("loss", "variables"), "variable names must be unique")
-    loss = compiler.compile(spec.expression, spec.variables)
+    loss: Loss
+    match spec:
+        case ExpressionLossSpec():
+            if spec.variables is not None and len(set(spec.variables)) != len(spec.variables):
+                raise InvalidSpecification.at(
+                    ("loss", "variables"), "variable names must be unique"
+                )
+            loss = compiler.compile(spec.expression, spec.variables)
+        case BuiltinLossSpec():
+            if spec.dim is not None and spec.dim > settings.max_dimension:
+                raise _too_many_dimensions(spec.dim, settings)
+            try:
+                loss = make_builtin(spec.name, spec.dim, spec.params)
+            except ValueError as error:
+                raise InvalidSpecification.at(("loss",), str(error)) from error
+        case QuadraticLossSpec():
+            if len(spec.A) > settings.max_dimension:
+                raise _too_many_dimensions(len(spec.A), settings)
+            try:
+                loss = QuadraticLoss(spec.A, spec.b, spec.c)
+            except ValueError as error:
+                raise InvalidSpecification.at(("loss",), str(error)) from error
     if len(loss.names) > settings.max_dimension:
-        raise LimitExceeded.at(
-            ("loss", "variables"),
-            f"the loss has {len(loss.names)} variables; the limit is {settings.max_dimension}",
-        )
+        raise _too_many_dimensions(len(loss.names), settings)
     return loss
+
+
+def _too_many_dimensions(dim: int, settings: Settings) -> LimitExceeded:
+    return LimitExceeded.at(
+        ("loss",), f"the loss has {dim} variables; the limit is {settings.max_dimension}"
+    )
 
 
 def build_schedule(lr: float, spec: ScheduleSpec | None) -> Schedule:
@@ -78,13 +114,32 @@ def build_schedule(lr: float, spec: ScheduleSpec | None) -> Schedule:
     return schedule
 
 
-def build_optimizer(spec: OptimizerSpec, schedule: Schedule) -> GradientTransformation:
-    """The optimizer a spec names, stepping with ``schedule``."""
+def build_optimizer(spec: OptimizerSpec, schedule: Schedule, loss: Loss) -> GradientTransformation:
+    """The optimizer a spec names, stepping with ``schedule``; look-ahead Nesterov and Newton
+    evaluate ``loss`` themselves (its gradient, its Hessian)."""
     try:
         match spec:
             case SGDSpec():
                 return optimizers.sgd(
                     schedule, spec.momentum, spec.dampening, spec.weight_decay, spec.nesterov
+                )
+            case MomentumSpec():
+                return optimizers.momentum(schedule, spec.momentum, spec.form)
+            case NesterovSpec():
+                return optimizers.nesterov(
+                    schedule, spec.momentum, spec.form, grad_fn=_gradient_of(loss)
+                )
+            case AdagradSpec():
+                return optimizers.adagrad(
+                    schedule,
+                    spec.lr_decay,
+                    spec.weight_decay,
+                    spec.initial_accumulator_value,
+                    spec.eps,
+                )
+            case RMSpropSpec():
+                return optimizers.rmsprop(
+                    schedule, spec.alpha, spec.eps, spec.weight_decay, spec.momentum, spec.centered
                 )
             case AdamSpec():
                 return optimizers.adam(
@@ -96,8 +151,54 @@ def build_optimizer(spec: OptimizerSpec, schedule: Schedule) -> GradientTransfor
                     spec.amsgrad,
                     spec.bias_correction,
                 )
+            case AdamWSpec():
+                return optimizers.adamw(
+                    schedule,
+                    spec.beta1,
+                    spec.beta2,
+                    spec.eps,
+                    spec.weight_decay,
+                    spec.amsgrad,
+                    spec.bias_correction,
+                )
+            case NAdamSpec():
+                return optimizers.nadam(
+                    schedule,
+                    spec.beta1,
+                    spec.beta2,
+                    spec.eps,
+                    spec.weight_decay,
+                    spec.momentum_decay,
+                    spec.decoupled_weight_decay,
+                )
+            case RAdamSpec():
+                return optimizers.radam(
+                    schedule,
+                    spec.beta1,
+                    spec.beta2,
+                    spec.eps,
+                    spec.weight_decay,
+                    spec.decoupled_weight_decay,
+                )
+            case AdamaxSpec():
+                return optimizers.adamax(
+                    schedule, spec.beta1, spec.beta2, spec.eps, spec.weight_decay
+                )
+            case NewtonSpec():
+                return optimizers.newton(
+                    schedule, loss.hessian, len(loss.names), damping=spec.damping
+                )
     except ValueError as error:
         raise InvalidSpecification.at(("optimizer",), str(error)) from error
+
+
+def _gradient_of(loss: Loss) -> Callable[[Array], Array]:
+    """∇f alone, for optimizers that evaluate the gradient away from the current point."""
+
+    def gradient(theta: Array) -> Array:
+        return loss.value_and_grad(theta)[1]
+
+    return gradient
 
 
 def build_stop(spec: StopSpec, default_max_steps: int, settings: Settings) -> StopRule:
@@ -141,6 +242,6 @@ def build_problem(
     return Problem(
         loss=loss,
         schedule=schedule,
-        optimizer=build_optimizer(spec.optimizer, schedule),
+        optimizer=build_optimizer(spec.optimizer, schedule, loss),
         rule=build_stop(spec.stop, default_max_steps, settings),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class InvalidSpecification(DescentError):
     slug = "invalid-specification"
 
     @classmethod
-    def at(cls, loc: Sequence[str | int], msg: str) -> InvalidSpecification:
+    def at(cls, loc: Sequence[str | int], msg: str) -> Self:
         """A refusal naming a single field."""
         where = ".".join(str(part) for part in loc)
         return cls(f"{where}: {msg}", [FieldError(tuple(loc), msg)])

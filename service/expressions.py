@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from core.expression import (
     derive,
     parse_expression,
 )
-from service.errors import InvalidSpecification
+from service.errors import InvalidSpecification, LimitExceeded
 
 __all__ = ["ExpressionCompiler"]
 
@@ -100,8 +101,18 @@ class ExpressionCompiler:
     """
 
     def __init__(
-        self, limits: ExpressionLimits, timeout_s: float = 5.0, cache_size: int = 256
+        self,
+        limits: ExpressionLimits,
+        timeout_s: float = 5.0,
+        cache_size: int = 256,
+        max_children: int | None = None,
+        warm: bool = True,
     ) -> None:
+        """``max_children`` bounds the child processes running at once (default: one per
+        CPU); a compilation waits up to ``timeout_s`` for its turn, then is refused with
+        :class:`LimitExceeded`. ``warm`` compiles a trivial formula in the background right
+        away, so that the first request does not wait for the forkserver to import sympy
+        (about a second) nor pay the first code generation."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if cache_size < 0:
@@ -109,6 +120,10 @@ class ExpressionCompiler:
         self.limits = limits
         self.timeout_s = timeout_s
         self.cache_size = cache_size
+        self.max_children = max_children or os.cpu_count() or 1
+        # Each child may burn a CPU for timeout_s: unbounded, a burst of pathological
+        # formulas would starve the whole machine.
+        self._slots = threading.BoundedSemaphore(self.max_children)
         self._ctx = multiprocessing.get_context("forkserver")
         # The forkserver is shared by the whole process; the preload list only takes effect
         # if it is set before the server starts, which the next line does.
@@ -122,6 +137,12 @@ class ExpressionCompiler:
         self._closed = False
         self._hits = 0
         self._misses = 0
+        self._warming: threading.Thread | None = None
+        if warm:
+            self._warming = threading.Thread(
+                target=self._warm_up_quietly, name="expression-warm-up", daemon=True
+            )
+            self._warming.start()
 
     @property
     def hits(self) -> int:
@@ -145,10 +166,18 @@ class ExpressionCompiler:
         """Compile a trivial formula, so that the first real request pays no start-up costs."""
         self._compile("x**2", None)
 
+    def _warm_up_quietly(self) -> None:
+        try:
+            self.warm_up()
+        except Exception:  # closed meanwhile, or a real fault that requests will report
+            _log.debug("warming up the expression compiler failed", exc_info=True)
+
     def compile(self, text: str, variables: Sequence[str] | None) -> ExpressionLoss:
         """The loss for a formula; raises :class:`InvalidSpecification` if it is refused.
 
-        ``variables`` as in :func:`core.expression.parse_expression`.
+        ``variables`` as in :func:`core.expression.parse_expression`. Raises
+        :class:`LimitExceeded` if no child process could be started within ``timeout_s``
+        (see ``max_children``), and ``RuntimeError`` once the compiler is closed.
         """
         key: _Key = (text, None if variables is None else tuple(variables))
         with self._lock:
@@ -218,6 +247,17 @@ class ExpressionCompiler:
             ) from None
 
     def _derive(self, text: str, variables: tuple[str, ...] | None) -> DerivedExpression:
+        if not self._slots.acquire(timeout=self.timeout_s):
+            raise LimitExceeded(
+                f"too many expressions are being differentiated at once (at most "
+                f"{self.max_children}); try again shortly"
+            )
+        try:
+            return self._derive_in_slot(text, variables)
+        finally:
+            self._slots.release()
+
+    def _derive_in_slot(self, text: str, variables: tuple[str, ...] | None) -> DerivedExpression:
         reader, writer = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_derive_in_child,
@@ -314,3 +354,5 @@ class ExpressionCompiler:
                 if process.exitcode is None:
                     process.terminate()
             self._idle.wait_for(lambda: not self._live, timeout=4 * _GRACE_S + 1)
+        if self._warming is not None and self._warming is not threading.current_thread():
+            self._warming.join(4 * _GRACE_S + 1)

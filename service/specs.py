@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.catalogue import meaning as _meaning
+
 VARIABLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Unit = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
@@ -43,7 +45,38 @@ class ExpressionLossSpec(Spec):
     )
 
 
-LossSpec = ExpressionLossSpec
+BuiltinName = Literal[
+    "sphere", "rosenbrock", "beale", "himmelblau", "booth", "matyas", "three_hump_camel",
+    "six_hump_camel", "goldstein_price", "rastrigin", "ackley", "styblinski_tang", "saddle",
+    "monkey_saddle", "elongated_quadratic", "rotated_quadratic",
+]  # fmt: skip
+
+
+class BuiltinLossSpec(Spec):
+    """A classic test function from the catalogue at ``GET /v1/losses``."""
+
+    type: Literal["builtin"]
+    name: BuiltinName
+    dim: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Dimension, for the n-dimensional functions; 2 when omitted."
+    )
+    params: dict[str, FiniteFloat] = Field(
+        default_factory=dict, description="Parameters by name; omitted ones take their defaults."
+    )
+
+
+class QuadraticLossSpec(Spec):
+    """f(θ) = ½ θᵀAθ + bᵀθ + c, with A symmetrised."""
+
+    type: Literal["quadratic"]
+    A: list[list[FiniteFloat]] = Field(min_length=1, description="n×n matrix (symmetrised).")
+    b: list[FiniteFloat] | None = Field(None, description="Length n; zeros when omitted.")
+    c: FiniteFloat = 0.0
+
+
+LossSpec = Annotated[
+    ExpressionLossSpec | BuiltinLossSpec | QuadraticLossSpec, Field(discriminator="type")
+]
 
 
 class SGDSpec(Spec):
@@ -76,7 +109,134 @@ class AdamSpec(Spec):
     bias_correction: bool = True
 
 
-OptimizerSpec = Annotated[SGDSpec | AdamSpec, Field(discriminator="name")]
+# The optimizers below take their field descriptions from ``core.catalogue`` (the data behind
+# GET /v1/optimizers); a test checks names, defaults and ranges agree with it.
+ClosedUnit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class MomentumSpec(Spec):
+    """Gradient descent with heavy-ball momentum, in torch's accumulator form (v ← ρv + g;
+    θ ← θ − γv) or the velocity form (v ← ρv − γg; θ ← θ + v)."""
+
+    name: Literal["momentum"]
+    lr: Positive = Field(1e-3, description=_meaning("momentum", "lr"))
+    momentum: ClosedUnit = Field(0.9, description=_meaning("momentum", "momentum"))
+    form: Literal["accumulator", "velocity"] = Field(
+        "accumulator", description=_meaning("momentum", "form")
+    )
+
+
+class NesterovSpec(Spec):
+    """Nesterov's accelerated gradient, in torch's form (SGD with nesterov=True) or the
+    look-ahead form (gradient at θ + ρv)."""
+
+    name: Literal["nesterov"]
+    lr: Positive = Field(1e-3, description=_meaning("nesterov", "lr"))
+    momentum: ClosedUnit = Field(0.9, description=_meaning("nesterov", "momentum"))
+    form: Literal["torch", "lookahead"] = Field("torch", description=_meaning("nesterov", "form"))
+
+
+class AdagradSpec(Spec):
+    """torch.optim.Adagrad: s ← s + g²; θ ← θ − γ̃ g/(√s + ε)."""
+
+    name: Literal["adagrad"]
+    lr: Positive = Field(1e-2, description=_meaning("adagrad", "lr"))
+    lr_decay: NonNegative = Field(0.0, description=_meaning("adagrad", "lr_decay"))
+    weight_decay: NonNegative = Field(0.0, description=_meaning("adagrad", "weight_decay"))
+    initial_accumulator_value: NonNegative = Field(
+        0.0, description=_meaning("adagrad", "initial_accumulator_value")
+    )
+    eps: NonNegative = Field(1e-10, description=_meaning("adagrad", "eps"))
+
+
+class RMSpropSpec(Spec):
+    """torch.optim.RMSprop: v ← αv + (1−α)g²; θ ← θ − γ g/(√v + ε), optionally centered and
+    with momentum."""
+
+    name: Literal["rmsprop"]
+    lr: Positive = Field(1e-2, description=_meaning("rmsprop", "lr"))
+    alpha: Unit = Field(0.99, description=_meaning("rmsprop", "alpha"))
+    eps: NonNegative = Field(1e-8, description=_meaning("rmsprop", "eps"))
+    weight_decay: NonNegative = Field(0.0, description=_meaning("rmsprop", "weight_decay"))
+    momentum: ClosedUnit = Field(0.0, description=_meaning("rmsprop", "momentum"))
+    centered: bool = Field(False, description=_meaning("rmsprop", "centered"))
+
+
+class AdamWSpec(Spec):
+    """torch.optim.AdamW: θ ← θ(1 − γλ), then Adam's step."""
+
+    name: Literal["adamw"]
+    lr: Positive = Field(1e-3, description=_meaning("adamw", "lr"))
+    beta1: Unit = Field(0.9, description=_meaning("adamw", "beta1"))
+    beta2: Unit = Field(0.999, description=_meaning("adamw", "beta2"))
+    eps: NonNegative = Field(1e-8, description=_meaning("adamw", "eps"))
+    weight_decay: NonNegative = Field(1e-2, description=_meaning("adamw", "weight_decay"))
+    amsgrad: bool = Field(False, description=_meaning("adamw", "amsgrad"))
+    bias_correction: bool = Field(True, description=_meaning("adamw", "bias_correction"))
+
+
+class NAdamSpec(Spec):
+    """torch.optim.NAdam: Adam with Nesterov momentum and a momentum schedule."""
+
+    name: Literal["nadam"]
+    lr: Positive = Field(2e-3, description=_meaning("nadam", "lr"))
+    beta1: Unit = Field(0.9, description=_meaning("nadam", "beta1"))
+    beta2: Unit = Field(0.999, description=_meaning("nadam", "beta2"))
+    eps: NonNegative = Field(1e-8, description=_meaning("nadam", "eps"))
+    weight_decay: NonNegative = Field(0.0, description=_meaning("nadam", "weight_decay"))
+    momentum_decay: NonNegative = Field(4e-3, description=_meaning("nadam", "momentum_decay"))
+    decoupled_weight_decay: bool = Field(
+        False, description=_meaning("nadam", "decoupled_weight_decay")
+    )
+
+
+class RAdamSpec(Spec):
+    """torch.optim.RAdam: Adam with a rectified adaptive learning rate."""
+
+    name: Literal["radam"]
+    lr: Positive = Field(1e-3, description=_meaning("radam", "lr"))
+    beta1: Unit = Field(0.9, description=_meaning("radam", "beta1"))
+    beta2: Unit = Field(0.999, description=_meaning("radam", "beta2"))
+    eps: NonNegative = Field(1e-8, description=_meaning("radam", "eps"))
+    weight_decay: NonNegative = Field(0.0, description=_meaning("radam", "weight_decay"))
+    decoupled_weight_decay: bool = Field(
+        False, description=_meaning("radam", "decoupled_weight_decay")
+    )
+
+
+class AdamaxSpec(Spec):
+    """torch.optim.Adamax: Adam with the infinity norm, u ← max(β₂u, |g| + ε)."""
+
+    name: Literal["adamax"]
+    lr: Positive = Field(2e-3, description=_meaning("adamax", "lr"))
+    beta1: Unit = Field(0.9, description=_meaning("adamax", "beta1"))
+    beta2: Unit = Field(0.999, description=_meaning("adamax", "beta2"))
+    eps: NonNegative = Field(1e-8, description=_meaning("adamax", "eps"))
+    weight_decay: NonNegative = Field(0.0, description=_meaning("adamax", "weight_decay"))
+
+
+class NewtonSpec(Spec):
+    """Damped Newton's method θ ← θ − γ(H + δI)⁻¹g, for small n; drawn to saddle points."""
+
+    name: Literal["newton"]
+    lr: Positive = Field(1.0, description=_meaning("newton", "lr"))
+    damping: NonNegative = Field(0.0, description=_meaning("newton", "damping"))
+
+
+OptimizerSpec = Annotated[
+    SGDSpec
+    | AdamSpec
+    | MomentumSpec
+    | NesterovSpec
+    | AdagradSpec
+    | RMSpropSpec
+    | AdamWSpec
+    | NAdamSpec
+    | AdamaxSpec
+    | RAdamSpec
+    | NewtonSpec,
+    Field(discriminator="name"),
+]
 
 
 class Warmup(Spec):

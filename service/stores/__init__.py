@@ -14,4 +14,10 @@ def open_store(settings: Settings) -> SessionStore:
     url = settings.store_url
     if url.startswith("sqlite:"):
         return SQLiteStore(sqlite_path(url), settings.sqlite_busy_timeout)
-    raise ValueError(f"unsupported DESCENT_STORE_URL {url!r}: use sqlite:///path")
+    if url.startswith(("redis://", "rediss://")):
+        from service.stores.redis import RedisStore  # noqa: PLC0415 (imports redis only when used)
+
+        return RedisStore(url)
+    raise ValueError(
+        f"unsupported DESCENT_STORE_URL {url!r}: use sqlite:///path or redis://host:port/db"
+    )

@@ -84,7 +84,7 @@ def test_custom_tolerance_changes_the_verdict(client: TestClient) -> None:
          ["body", "loss", "variables", 0], "pattern"),
         ({"gradient_tol": -1}, ["body", "gradient_tol"], "greater than 0"),
         ({"surprise": 1}, ["body", "surprise"], "Extra inputs are not permitted"),
-        ({"loss": {"type": "nonsense"}}, ["body", "loss", "type"], "expression"),
+        ({"loss": {"type": "nonsense"}}, ["body", "loss"], "expression"),
     ],
 )  # fmt: skip
 def test_refusals_name_the_field(

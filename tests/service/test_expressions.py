@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.expression import ExpressionLimits, ExpressionLoss
-from service.errors import InvalidSpecification
+from service.errors import InvalidSpecification, LimitExceeded
 from service.expressions import ExpressionCompiler
 
 LIMITS = ExpressionLimits()
@@ -25,6 +25,9 @@ PATHOLOGICAL = "*".join(f"(x+{k})" for k in range(1, 96))
 @pytest.fixture
 def compiler() -> Iterator[ExpressionCompiler]:
     with ExpressionCompiler(LIMITS, timeout_s=10.0) as compiler:
+        # Let the background warm-up finish, so that tests see only their own children.
+        assert compiler._warming is not None
+        compiler._warming.join(10)
         yield compiler
 
 
@@ -104,11 +107,11 @@ def test_refusals_found_in_the_child_are_reported_and_cached() -> None:
         # Found by sympy's folding of numbers, in the child, with its column.
         with pytest.raises(InvalidSpecification) as caught:
             compiler.compile("x/(y - y)", None)
-        assert caught.value.errors[0].msg == "division by zero at column 3"
+        assert caught.value.errors[0].msg == "division by 'y - y', which is zero at column 3"
 
 
 def test_slow_differentiation_is_stopped_without_blocking_others() -> None:
-    with ExpressionCompiler(LIMITS, timeout_s=1.0) as compiler:
+    with ExpressionCompiler(LIMITS, timeout_s=1.0, max_children=2) as compiler:
         compiler.compile("x", None)  # the forkserver is up
         outcome: dict[str, float | BaseException] = {}
 
@@ -194,7 +197,7 @@ def test_identical_concurrent_requests_share_one_compilation(
 
 
 def test_close_ends_compilations_in_flight_and_is_idempotent() -> None:
-    compiler = ExpressionCompiler(LIMITS, timeout_s=30.0)
+    compiler = ExpressionCompiler(LIMITS, timeout_s=30.0, warm=False)
     compiler.compile("x", None)
     failures: list[BaseException] = []
 
@@ -229,3 +232,26 @@ def test_close_after_use_leaves_no_children() -> None:
     compiler.close()
     compiler.close()
     assert multiprocessing.active_children() == []
+
+
+def test_children_beyond_the_limit_wait_then_are_refused() -> None:
+    with ExpressionCompiler(LIMITS, timeout_s=0.5, max_children=1, warm=False) as compiler:
+        # Take the only slot, as a long compilation would.
+        assert compiler._slots.acquire(timeout=1)
+        started = time.perf_counter()
+        with pytest.raises(LimitExceeded, match=r"at once \(at most 1\)"):
+            compiler.compile("y + 1", None)
+        assert 0.45 < time.perf_counter() - started < 1.0
+        compiler._slots.release()
+        assert compiler.compile("y + 1", None).names == ("y",)
+        assert multiprocessing.active_children() == []
+
+
+def test_warming_up_in_the_background_makes_the_first_request_fast() -> None:
+    with ExpressionCompiler(LIMITS) as compiler:
+        assert compiler._warming is not None
+        compiler._warming.join(10)
+        started = time.perf_counter()
+        compiler.compile("x*y + 1", None)
+        assert time.perf_counter() - started < 0.5
+        assert (compiler.hits, compiler.misses) == (0, 1)

@@ -10,36 +10,60 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.expression import ExpressionLimits, compile_expression
-from core.losses import Loss
 from core.run import StopRule, run, start_iterate
-from service.build import build_optimizer, build_schedule
+from service.build import build_loss, build_optimizer, build_schedule
+from service.settings import Settings
 from service.specs import RunSpec
+from tests.helpers import InProcessCompiler
 
 FIXTURES = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "torch_trajectories.json").read_text()
 )
-SUPPORTED = {"sgd", "adam"}
+SUPPORTED = {"sgd", "adam", "adamw", "adagrad", "rmsprop", "nadam", "radam", "adamax"}
 CASES = [case for case in FIXTURES["cases"] if case["optimizer"]["name"] in SUPPORTED]
-
-
-class _Compiler:
-    def compile(self, text: str, variables: list[str] | None) -> Loss:
-        return compile_expression(text, variables, ExpressionLimits())
+# torch.optim.SGD with momentum is also the ``momentum`` optimizer's accumulator form, and with
+# nesterov=True the ``nesterov`` optimizer's torch form.
+SGD_MOMENTUM_CASES = [
+    case
+    for case in CASES
+    if case["optimizer"]["name"] == "sgd"
+    and case["optimizer"]["momentum"] > 0
+    and case["optimizer"]["dampening"] == 0
+    and case["optimizer"]["weight_decay"] == 0
+]
 
 
 def test_every_supported_optimizer_has_reference_cases() -> None:
     names = {case["optimizer"]["name"] for case in CASES}
     assert names == SUPPORTED
-    assert len(CASES) >= 14
+    assert FIXTURES["cases"] == CASES, "every fixture case runs"
+    assert len(CASES) >= 38
     assert all(case["steps"] >= 200 for case in CASES)
+    assert len(SGD_MOMENTUM_CASES) >= 4
+    assert any(case["optimizer"]["nesterov"] for case in SGD_MOMENTUM_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_trajectory_equals_torch(case: dict[str, Any]) -> None:
-    spec = RunSpec.model_validate({k: case[k] for k in ("loss", "optimizer", "schedule", "start")})
-    loss = _Compiler().compile(spec.loss.expression, spec.loss.variables)
-    optimizer = build_optimizer(spec.optimizer, build_schedule(spec.optimizer.lr, spec.schedule))
+    check_against_torch(case, case["optimizer"])
+
+
+@pytest.mark.parametrize("case", SGD_MOMENTUM_CASES, ids=[c["name"] for c in SGD_MOMENTUM_CASES])
+def test_torch_forms_of_momentum_and_nesterov_equal_torch_sgd(case: dict[str, Any]) -> None:
+    sgd = case["optimizer"]
+    name = "nesterov" if sgd["nesterov"] else "momentum"
+    form = "torch" if sgd["nesterov"] else "accumulator"
+    check_against_torch(
+        case, {"name": name, "lr": sgd["lr"], "momentum": sgd["momentum"], "form": form}
+    )
+
+
+def check_against_torch(case: dict[str, Any], optimizer_spec: dict[str, Any]) -> None:
+    body = {k: case[k] for k in ("loss", "schedule", "start")}
+    spec = RunSpec.model_validate({**body, "optimizer": optimizer_spec})
+    loss = build_loss(spec.loss, InProcessCompiler(), Settings())
+    schedule = build_schedule(spec.optimizer.lr, spec.schedule)
+    optimizer = build_optimizer(spec.optimizer, schedule, loss)
     steps = case["steps"]
     result = run(
         loss, optimizer, start_iterate(loss, optimizer, np.array([spec.start])),
