@@ -1016,15 +1016,7 @@ class _Ackley(_Kernel):
     def value_and_grad(self, theta: Array, p: Params) -> tuple[Array, Array]:
         a, b, c = p["a"], p["b"], p["c"]
         n = theta.shape[-1]
-        if theta.ndim == 1:
-            # One point (the optimizer's hot loop): the scalar parts in plain floats.
-            r1 = math.sqrt(float(np.dot(theta, theta)) / n)
-            angles = c * theta
-            m1 = float(np.cos(angles).sum()) / n
-            k1 = a * b * math.exp(-b * r1) / (n * r1) if r1 > 0 else 0.0
-            value1 = -a * math.expm1(-b * r1) - math.e * math.expm1(m1 - 1) + 0.0
-            grad1 = k1 * theta + (c / n * math.exp(m1)) * np.sin(angles)
-            return np.array(value1, dtype=np.float64), grad1
+        # One path for a single point and a batch, so a batch row equals the single run.
         r, radial, _, m = self._parts(theta, p)
         # ∇(−a e^{−br}) = ab e^{−br} θ/(n r): 0/0 at the origin, where 0 is the smallest
         # subgradient of the cone and keeps an optimizer at rest on the minimum.

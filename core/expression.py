@@ -958,6 +958,10 @@ def canonical_string(expr: Any) -> str:
     return str(_CanonicalPrinter().doprint(expr))
 
 
+_MAX_PRODUCT = 4
+"""Integer powers up to this of a name are printed as products."""
+
+
 class _NumPyCodePrinter(NumPyPrinter):  # type: ignore[misc]
     """sympy's NumPy printer, printing every non-integer constant as a NumPy float64.
 
@@ -1002,6 +1006,20 @@ class _NumPyCodePrinter(NumPyPrinter):  # type: ignore[misc]
 
     def _print_NaN(self, expr: Any) -> str:  # noqa: N802
         return self._constant(math.nan)
+
+    def _print_Pow(self, expr: Any, rational: bool = False) -> str:  # noqa: N802
+        # A point's coordinates arrive as NumPy scalars, whose `**` calls the C library's pow,
+        # while arrays use NumPy's vectorised power: the two can differ in the last bit, and a
+        # batch row must equal the single run from its start exactly. Small integer powers of a
+        # name become products (exact and fast either way); other powers call the power ufunc,
+        # which scalars and arrays share.
+        base, exponent = expr.base, expr.exp
+        if exponent in (sympy.S.Half, -sympy.S.Half):
+            return str(super()._print_Pow(expr, rational=rational))
+        if exponent.is_Integer and base.is_Symbol and 1 <= abs(int(exponent)) <= _MAX_PRODUCT:
+            product = "*".join([self._print(base)] * abs(int(exponent)))
+            return f"({product})" if exponent > 0 else f"(1/({product}))"
+        return f"power({self._print(base)}, {self._print(exponent)})"
 
     def _print_Infinity(self, expr: Any) -> str:  # noqa: N802
         return self._constant(math.inf)

@@ -412,3 +412,17 @@ def test_description_is_plain_json() -> None:
         assert len(entry["domain"]) == entry["dims"]["default"]
         assert all(low < high for low, high in entry["domain"])
         assert entry["expression"] == CATALOGUE[entry["name"]].expression()
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE))
+def test_a_batch_row_equals_the_single_point_bit_for_bit(name: str) -> None:
+    function = CATALOGUE[name]
+    dim = function.dims.default if function.dims.fixed else 3
+    loss = make_builtin(name, dim, {})
+    low, high = np.array(loss.domain()).T
+    points = np.random.default_rng(7).uniform(low, high, size=(25, dim))
+    values, grads = loss.value_and_grad(points)
+    for row, point in enumerate(points):
+        value, grad = loss.value_and_grad(point)
+        assert value == values[row]
+        np.testing.assert_array_equal(grad, grads[row])

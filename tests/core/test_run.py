@@ -145,3 +145,31 @@ def test_thinning_records_multiples_of_every(compile_loss: Compile, every: int) 
     np.testing.assert_array_equal(result.trajectory.step, np.arange(0, 121, every))
     assert result.final[0].step == 120
     np.testing.assert_allclose(result.final[0].params, [[0.98**120, 2 * 0.98**120]], rtol=1e-12)
+
+
+BATCH_LOSSES = [
+    "(1 - x)**2 + 100*(y - x**2)**2",
+    "x**3 - 3*x*y**2 + x**4/4 + y**4/4",
+    "log(1 + x**2) + (y - 0.5)**4 + x**2.5/(1 + x**2)",
+    "sin(x)*exp(y/3) + x**2 + y**2 + sqrt(x**2 + 1)**3 + abs(x)**1.5",
+]
+
+
+@pytest.mark.parametrize("expression", BATCH_LOSSES)
+def test_every_batch_row_equals_its_single_run_bit_for_bit(
+    compile_loss: Compile, expression: str
+) -> None:
+    """Single starts take a scalar fast path; the generated code must not round differently."""
+    loss = compile_loss(expression)
+    optimizer = adam(constant(0.01))
+    starts = np.random.default_rng(1).uniform(0.1, 2, size=(40, 2))
+    rule = StopRule(max_steps=150)
+    batch = run(loss, optimizer, start_iterate(loss, optimizer, starts), rule, steps=150)
+    for row, start in enumerate(starts):
+        single = run(
+            loss, optimizer, start_iterate(loss, optimizer, start[np.newaxis]), rule, steps=150
+        )
+        np.testing.assert_array_equal(
+            single.trajectory.params[:, 0], batch.trajectory.params[:, row]
+        )
+        np.testing.assert_array_equal(single.trajectory.loss[:, 0], batch.trajectory.loss[:, row])
