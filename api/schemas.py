@@ -109,6 +109,15 @@ class TrajectoryOut(BaseModel):
     lr: list[float | None] | None = Field(
         None, description="With record.lr: the rate of the step reaching each point."
     )
+    update: list[list[float | None]] | None = Field(
+        None, description="With record.state: θ_i − θ_{i−1}, the step that reached point i."
+    )
+    state: dict[str, list[list[float | None]]] | None = Field(
+        None,
+        description="With record.state: the optimizer's internals at each point, by torch's "
+        "state names (momentum_buffer, velocity, exp_avg, exp_avg_sq, max_exp_avg_sq, exp_inf, "
+        "sum, square_avg, grad_avg).",
+    )
 
 
 class FinalPoint(BaseModel):

@@ -1019,7 +1019,8 @@ class _NumPyCodePrinter(NumPyPrinter):  # type: ignore[misc]
         if exponent.is_Integer and base.is_Symbol and 1 <= abs(int(exponent)) <= _MAX_PRODUCT:
             product = "*".join([self._print(base)] * abs(int(exponent)))
             return f"({product})" if exponent > 0 else f"(1/({product}))"
-        return f"power({self._print(base)}, {self._print(exponent)})"
+        power = self._module_format(self._module + ".power")
+        return f"{power}({self._print(base)}, {self._print(exponent)})"
 
     def _print_Infinity(self, expr: Any) -> str:  # noqa: N802
         return self._constant(math.inf)
@@ -1053,6 +1054,8 @@ def _lambdify(n: int, reduced: tuple[Any, Any]) -> _Compiled:
     # The constants are known only once the code is printed; lambdify's namespace, which the
     # function keeps as its globals, is already built by then.
     compiled.__globals__.update(printer.constants)
+    # User functions are printed by name only; lambdify does not import them.
+    compiled.__globals__.update(absolute=np.absolute, sign=np.sign)
     return compiled
 
 

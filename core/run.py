@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from core.losses import Array, Loss
 from core.transforms import GradientTransformation
-from core.tree import tree_map
+from core.tree import tree_leaves, tree_map
 
 
 class Status(StrEnum):
@@ -126,27 +126,35 @@ def start_iterate(loss: Loss, optimizer: GradientTransformation, params: Array) 
 
 
 class Trajectory(NamedTuple):
-    """Recorded points: ``step`` (K,), ``params`` (K, B, n), ``loss`` and ``grad_norm`` (K, B),
-    ``grad`` (K, B, n) when recorded. Row b is valid for steps up to that row's ``nit``."""
+    """Recorded points: ``step`` (K,), ``params`` (K, B, n), ``loss`` and ``grad_norm`` (K, B).
+
+    When asked for: ``grad`` (K, B, n); ``update`` (K, B, n), the change of θ made by the step
+    reaching each point (NaN at the start); ``state``, the optimizer state's tree with every
+    array leaf recorded as (K, B, ...) (read it with ``core.internals``). Row b is valid for
+    steps up to that row's ``nit``."""
 
     step: NDArray[np.int64]
     params: Array
     loss: Array
     grad_norm: Array
     grad: Array | None
+    update: Array | None
+    state: Any
 
 
 class RunResult(NamedTuple):
     """The outcome of ``run``: per-row final iterates, stopping reasons and the recording.
 
     ``final[b]`` is row b's last kept iterate (a batch of one: arrays of shape (1, n)), so a
-    session resumes from it exactly; ``nit[b]`` is its step count.
+    session resumes from it exactly; ``nit[b]`` is its step count; ``last_update[b]`` is the
+    change of θ made by the step that reached it (None if no step did).
     """
 
     final: list[Iterate]
     reasons: list[Reason]
     nit: NDArray[np.int64]
     trajectory: Trajectory
+    last_update: list[Array | None]
 
 
 def grad_norm(grad: Array) -> Array:
@@ -170,18 +178,22 @@ def run(
     every: int = 1,
     record_start: bool = True,
     record_grad: bool = False,
+    record_state: bool = False,
     deadline: float | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> RunResult:
     """Takes up to ``steps`` optimizer steps from ``start`` (never beyond ``rule.max_steps``).
 
     Records the start (if ``record_start``) and every step whose number is a multiple of
-    ``every``; each row's last point is in ``final`` whether or not it was recorded. Stops a row
+    ``every``; each row's last point is in ``final`` whether or not it was recorded; with
+    ``record_state``, also each recorded step's update and optimizer state. Stops a row
     when a rule in ``rule`` fires, and every row at ``deadline`` (a ``clock()`` reading).
     """
-    rows, n = start.params.shape
+    rows = start.params.shape[0]
     steps = max(0, min(steps, rule.max_steps - start.step))
-    recording = _Recording(start.step, steps, every, record_start, record_grad, rows, n)
+    recording = _Recording(
+        start, steps, every, record_start=record_start, grad=record_grad, state=record_state
+    )
     with np.errstate(all="ignore"):
         if rows == 1:
             return _single_loop(loss, optimizer, start, rule, recording, deadline, clock)
@@ -192,15 +204,10 @@ class _Recording:
     """Preallocated trajectory arrays and the slot of every step that is kept."""
 
     def __init__(
-        self,
-        first_step: int,
-        steps: int,
-        every: int,
-        record_start: bool,
-        record_grad: bool,
-        rows: int,
-        n: int,
+        self, start: Iterate, steps: int, every: int, *, record_start: bool, grad: bool, state: bool
     ) -> None:
+        first_step = start.step
+        rows, n = start.params.shape
         kept = [s for s in range(first_step + 1, first_step + steps + 1) if s % every == 0]
         if record_start:
             kept.insert(0, first_step)
@@ -213,10 +220,31 @@ class _Recording:
         self.params = np.full((size, rows, n), np.nan)
         self.loss = np.full((size, rows), np.nan)
         self.grad_norm = np.full((size, rows), np.nan)
-        self.grad = np.full((size, rows, n), np.nan) if record_grad else None
+        self.grad = np.full((size, rows, n), np.nan) if grad else None
+        self.update = np.full((size, rows, n), np.nan) if state else None
+        self.state_template = start.opt_state
+        self.state: list[Array] | None = None
+        if state:
+            self.state = [
+                np.full((size, *leaf.shape), np.nan) for leaf in array_leaves(start.opt_state)
+            ]
 
     def trajectory(self) -> Trajectory:
-        return Trajectory(self.kept, self.params, self.loss, self.grad_norm, self.grad)
+        state = None
+        if self.state is not None:
+            recorded = iter(self.state)
+            state = tree_map(
+                lambda leaf: next(recorded) if isinstance(leaf, np.ndarray) else leaf,
+                self.state_template,
+            )
+        return Trajectory(
+            self.kept, self.params, self.loss, self.grad_norm, self.grad, self.update, state
+        )
+
+
+def array_leaves(tree: Any) -> list[Array]:
+    """The array leaves of a state tree, in order."""
+    return [leaf for leaf in tree_leaves(tree) if isinstance(leaf, np.ndarray)]
 
 
 def _single_loop(
@@ -242,13 +270,19 @@ def _single_loop(
         recording.grad_norm[:, 0],
     )
     out_grad = None if recording.grad is None else recording.grad[:, 0]
+    out_update = None if recording.update is None else recording.update[:, 0]
+    out_state = None if recording.state is None else [leaf[:, 0] for leaf in recording.state]
     if slot_of[0] == 0:
         out_params[0], out_loss[0], out_norm[0] = params, value, norm
         if out_grad is not None:
             out_grad[0] = grad
+        if out_state is not None:
+            for out, leaf in zip(out_state, array_leaves(state), strict=True):
+                out[0] = leaf
 
     inf = np.inf
     reason = Reason.STEPS_DONE
+    last: Array | None = None
     if rule.grad_tol > 0 and norm <= rule.grad_tol:
         reason = Reason.GRAD_TOL
     else:
@@ -266,12 +300,17 @@ def _single_loop(
                 break
             flat = rule.loss_tol > 0 and abs(new_value - value) <= rule.loss_tol
             params, value, grad, norm, state = new_params, new_value, new_grad, new_norm, new_state
+            last = updates
             step += 1
             slot = slot_of[offset]
             if slot >= 0:
                 out_params[slot], out_loss[slot], out_norm[slot] = params, value, norm
                 if out_grad is not None:
                     out_grad[slot] = grad
+                if out_update is not None and out_state is not None:
+                    out_update[slot] = updates
+                    for out, leaf in zip(out_state, array_leaves(state), strict=True):
+                        out[slot] = leaf
             if rule.grad_tol > 0 and norm <= rule.grad_tol:
                 reason = Reason.GRAD_TOL
                 break
@@ -293,7 +332,8 @@ def _single_loop(
         step,
     )
     nit = np.array([step], dtype=np.int64)
-    return RunResult([final], [reason], nit, recording.trajectory())
+    update = None if last is None else last[np.newaxis]
+    return RunResult([final], [reason], nit, recording.trajectory(), [update])
 
 
 def _divergence(params: Array, value: Array, norm: Array, rule: StopRule) -> Reason:
@@ -318,8 +358,11 @@ def _batch_loop(
     rows = params.shape[0]
     steps, slot_of = recording.steps, recording.slot_of
     out_params, out_loss, out_norm = recording.params, recording.loss, recording.grad_norm
-    out_grad = recording.grad
+    out_grad, out_update, out_state = recording.grad, recording.update, recording.state
+    updates: Array | None = None
     final: list[Iterate | None] = [None] * rows
+    last_update: list[Array | None] = [None] * rows
+    last: Array | None = None
     reasons: list[Reason] = [Reason.STEPS_DONE] * rows
     nit = np.full(rows, first_step, dtype=np.int64)
     active = np.arange(rows)
@@ -333,16 +376,22 @@ def _batch_loop(
         out_norm[slot, where] = norm
         if out_grad is not None:
             out_grad[slot, where] = grad
+        if out_update is not None and out_state is not None:
+            if updates is not None:
+                out_update[slot, where] = updates
+            for out, leaf in zip(out_state, array_leaves(state), strict=True):
+                out[slot, where] = leaf
 
     def retire(mask: NDArray[np.bool_], reason: Reason, at: int, kept: tuple[Any, ...]) -> None:
         """Ends the rows in ``mask`` at step ``at`` with iterate pieces ``kept``."""
-        kept_params, kept_value, kept_grad, kept_state = kept
+        kept_params, kept_value, kept_grad, kept_state, kept_update = kept
         for local in np.flatnonzero(mask):
             row = int(active[local])
             one = np.array([local])
             final[row] = Iterate(
                 kept_params[one], kept_value[one], kept_grad[one], _take_rows(kept_state, one), at
             )
+            last_update[row] = None if kept_update is None else kept_update[one]
             reasons[row] = reason
             nit[row] = at
 
@@ -351,7 +400,7 @@ def _batch_loop(
     if rule.grad_tol > 0:
         done = norm <= rule.grad_tol
         if done.any():
-            retire(done, Reason.GRAD_TOL, first_step, (params, value, grad, state))
+            retire(done, Reason.GRAD_TOL, first_step, (params, value, grad, state, None))
             params, value, grad, norm = params[~done], value[~done], grad[~done], norm[~done]
             state = _take_rows(state, np.flatnonzero(~done))
             active = active[~done]
@@ -377,7 +426,7 @@ def _batch_loop(
             non_finite = ~(np.isfinite(new_value) & np.isfinite(new_norm))
             param_out = ~non_finite & ~(np.abs(new_params).max(axis=-1) <= rule.max_abs_param)
             loss_out = ~non_finite & ~param_out & ~(np.abs(new_value) <= rule.max_abs_loss)
-            old = (params, value, grad, state)
+            old = (params, value, grad, state, last)
             retire(non_finite, Reason.NON_FINITE, step - 1, old)
             retire(param_out, Reason.PARAM_BOUND, step - 1, old)
             retire(loss_out, Reason.LOSS_BOUND, step - 1, old)
@@ -389,6 +438,7 @@ def _batch_loop(
                 new_norm[keep],
             )
             new_state = _take_rows(new_state, keep)
+            updates = updates[keep]
             value = value[keep]
             active = active[keep]
             everyone = False
@@ -396,6 +446,7 @@ def _batch_loop(
                 break
         flat = np.abs(new_value - value) <= rule.loss_tol if rule.loss_tol > 0 else None
         params, value, grad, norm, state = new_params, new_value, new_grad, new_norm, new_state
+        last = updates
         slot = slot_of[offset]
         if slot >= 0:
             record(int(slot))
@@ -405,7 +456,7 @@ def _batch_loop(
         )
         stopped = _either(converged, flat if flat is not None and flat.any() else None)
         if deadline is not None and clock() >= deadline:
-            now = (params, value, grad, state)
+            now = (params, value, grad, state, last)
             if stopped is not None:
                 _retire_converged(retire, converged, flat, step, now)
                 retire(~stopped, Reason.TIME_LIMIT, step, now)
@@ -414,18 +465,19 @@ def _batch_loop(
             active = active[:0]
             break
         if stopped is not None:
-            _retire_converged(retire, converged, flat, step, (params, value, grad, state))
+            _retire_converged(retire, converged, flat, step, (params, value, grad, state, last))
             keep = np.flatnonzero(~stopped)
             params, value, grad, norm = params[keep], value[keep], grad[keep], norm[keep]
+            last = updates[keep]
             state = _take_rows(state, keep)
             active = active[keep]
             everyone = False
 
     if active.size:
         reason = Reason.MAX_STEPS if step >= rule.max_steps else Reason.STEPS_DONE
-        retire(np.ones(active.size, dtype=bool), reason, step, (params, value, grad, state))
+        retire(np.ones(active.size, dtype=bool), reason, step, (params, value, grad, state, last))
     assert all(f is not None for f in final)
-    return RunResult(cast(list[Iterate], final), reasons, nit, recording.trajectory())
+    return RunResult(cast(list[Iterate], final), reasons, nit, recording.trajectory(), last_update)
 
 
 def _either(

@@ -10,6 +10,7 @@ import numpy as np
 
 from core import optimizers, schedules
 from core.builtins import make_builtin
+from core.internals import optimizer_internals
 from core.losses import Array, Loss
 from core.quadratic import QuadraticLoss
 from core.run import StopRule
@@ -43,6 +44,7 @@ from service.specs import (
     StepSchedule,
     StopSpec,
 )
+from service.trajectory import Internals
 
 
 class LossCompiler(Protocol):
@@ -199,6 +201,12 @@ def _gradient_of(loss: Loss) -> Callable[[Array], Array]:
         return loss.value_and_grad(theta)[1]
 
     return gradient
+
+
+def internals_reader(spec: OptimizerSpec) -> Internals:
+    """Names the arrays of this optimizer's state (``core.internals``)."""
+    amsgrad = bool(getattr(spec, "amsgrad", False))
+    return lambda state: optimizer_internals(state, amsgrad=amsgrad)
 
 
 def build_stop(spec: StopSpec, default_max_steps: int, settings: Settings) -> StopRule:

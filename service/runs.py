@@ -9,11 +9,19 @@ from dataclasses import dataclass
 from core.analysis import Analysis, analyze
 from core.losses import Loss
 from core.run import Iterate, Reason, Status, run, start_iterate, status_of, stop_message
-from service.build import LossCompiler, Problem, build_loss, build_problem, build_start, check_point
+from service.build import (
+    LossCompiler,
+    Problem,
+    build_loss,
+    build_problem,
+    build_start,
+    check_point,
+    internals_reader,
+)
 from service.errors import InvalidSpecification, LimitExceeded
 from service.settings import Settings
 from service.specs import LossSpec, RunSpec
-from service.trajectory import Columns, row_columns
+from service.trajectory import Columns, Internals, row_columns
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,11 @@ def time_limit_message(step: int, settings: Settings) -> str:
     )
 
 
+def internals_of(spec: RunSpec) -> Internals | None:
+    """The reader of optimizer internals when the spec records them."""
+    return internals_reader(spec.optimizer) if spec.record.state else None
+
+
 def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) -> RunOutcome:
     """Runs ``spec`` to its stopping rule and analyses where it ended."""
     problem = build_problem(spec, compiler, settings, settings.default_max_steps)
@@ -90,6 +103,7 @@ def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) 
         steps=problem.rule.max_steps,
         every=spec.record.every,
         record_grad=spec.record.grad,
+        record_state=spec.record.state,
         deadline=deadline,
     )
     reason, final = result.reasons[0], result.final[0]
@@ -101,7 +115,7 @@ def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) 
         message=message,
         steps=final.step,
         names=problem.loss.names,
-        trajectory=row_columns(result, 0, spec.record.grad),
+        trajectory=row_columns(result, 0, spec.record.grad, internals_of(spec)),
         final=final,
         analysis=final_analysis(problem.loss, final),
         problem=problem,

@@ -21,7 +21,7 @@ from core.run import Iterate, Reason, RunResult, Status, run, status_of, stop_me
 from core.tree import tree_leaves, tree_unflatten
 from service.build import LossCompiler, Problem, build_problem, build_start
 from service.errors import Conflict, LimitExceeded, NotFound
-from service.runs import time_limit_message
+from service.runs import internals_of, time_limit_message
 from service.settings import Settings
 from service.specs import RunSpec
 from service.stores.base import Chunk, SessionRecord, SessionStore
@@ -119,7 +119,7 @@ class SessionService:
         start = Iterate(params, value, grad, problem.optimizer.init(params), 0)
         result = run(
             problem.loss, problem.optimizer, start, problem.rule, steps=0,
-            record_grad=spec.record.grad,
+            record_grad=spec.record.grad, record_state=spec.record.state,
         )  # fmt: skip
         reason = result.reasons[0]
         status = Status.READY if reason is Reason.STEPS_DONE else status_of(reason)
@@ -137,7 +137,7 @@ class SessionService:
             spec=spec.model_dump(mode="json"),
             state=_state_of(problem, start, status, message, 0.0),
         )
-        columns = row_columns(result, 0, spec.record.grad)
+        columns = row_columns(result, 0, spec.record.grad, internals_of(spec))
         self._store.create(record, Chunk(0, 0, columns.to_json()))
         return Session(record, spec)
 
@@ -199,6 +199,7 @@ class SessionService:
             steps=steps,
             record_start=False,
             record_grad=spec.record.grad,
+            record_state=spec.record.state,
             deadline=began + budget,
         )
         elapsed = float(state["elapsed"]) + time.perf_counter() - began
@@ -207,7 +208,7 @@ class SessionService:
         message = stop_message(reason, final.step, problem.rule)
         if reason is Reason.TIME_LIMIT and not own_limit:
             status, message = Status.READY, time_limit_message(final.step, self._settings)
-        points = row_columns(result, 0, spec.record.grad)
+        points = row_columns(result, 0, spec.record.grad, internals_of(spec))
         points = points.select(points.step > start.step)
         record = SessionRecord(
             id=session.record.id,

@@ -310,6 +310,11 @@ class RecordSpec(Spec):
     )
     grad: bool = Field(False, description="Add the gradient column.")
     lr: bool = Field(False, description="Add the learning rate of the step reaching each point.")
+    state: bool = Field(
+        False,
+        description="Add the optimizer's internals (velocity, moments, accumulators) under "
+        "`state`, and `update`: the change θ_t − θ_{t−1} the step reaching each point made.",
+    )
 
 
 class RunSpec(Spec):

@@ -157,3 +157,37 @@ def test_refusals_name_the_field(
     problem = response.json()
     assert problem["errors"][0]["loc"] == loc
     assert fragment in problem["errors"][0]["msg"]
+
+
+def test_record_state_gives_internals_and_updates(client: TestClient) -> None:
+    body = {
+        "loss": QUADRATIC,
+        "optimizer": {"name": "adam", "lr": 0.1, "amsgrad": True},
+        "start": [1, 1],
+        "stop": {"max_steps": 7, "grad_tol": 0},
+    }
+    full = client.post("/v1/runs", json=body | {"record": {"state": True}}).json()["trajectory"]
+    params = np.array(full["params"])
+    update = np.array(full["update"], dtype=float)
+    assert np.isnan(update[0]).all()
+    np.testing.assert_allclose(update[1:], np.diff(params, axis=0), rtol=1e-12, atol=1e-15)
+    state = {k: np.array(v) for k, v in full["state"].items()}
+    assert set(state) == {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    np.testing.assert_array_equal(state["exp_avg"][0], [0, 0])
+    g0 = np.array([2.0, 6.0])  # ∇(x² + 3y²) at (1, 1)
+    np.testing.assert_allclose(state["exp_avg"][1], 0.1 * g0, rtol=1e-12)
+    np.testing.assert_allclose(state["exp_avg_sq"][1], 0.001 * g0**2, rtol=1e-12)
+    assert (state["max_exp_avg_sq"] >= state["exp_avg_sq"]).all()
+
+    thinned = client.post("/v1/runs", json=body | {"record": {"state": True, "every": 3}}).json()[
+        "trajectory"
+    ]
+    assert thinned["step"] == [0, 3, 6, 7]
+    np.testing.assert_array_equal(np.array(thinned["update"][1:]), update[[3, 6, 7]])
+    np.testing.assert_array_equal(thinned["state"]["exp_avg"], state["exp_avg"][[0, 3, 6, 7]])
+
+
+def test_plain_gradient_descent_has_no_internals(client: TestClient) -> None:
+    trajectory = run(client, stop={"max_steps": 2}, record={"state": True}).json()["trajectory"]
+    assert trajectory["state"] == {}
+    np.testing.assert_allclose(trajectory["update"][1], [-0.2, -0.6])

@@ -114,3 +114,16 @@ def test_trajectory_query_is_validated(client: TestClient) -> None:
     response = client.get(f"/v1/sessions/{session_id}/trajectory?every=0")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "every"]
+
+
+def test_recorded_internals_survive_storage(client: TestClient) -> None:
+    record = {"state": True, "grad": True, "lr": True}
+    session_id = create(client, record=record)["id"]
+    client.post(f"/v1/sessions/{session_id}/step", json={"steps": 2})
+    client.post(f"/v1/sessions/{session_id}/step", json={"steps": 3})
+    stored = client.get(f"/v1/sessions/{session_id}/trajectory").json()["trajectory"]
+    body = BODY | {"stop": {"grad_tol": 0, "max_steps": 5}, "record": record}
+    whole = client.post("/v1/runs", json=body).json()["trajectory"]
+    assert stored == whole
+    assert set(stored["state"]) == {"exp_avg", "exp_avg_sq"}
+    assert stored["update"][0] == [None, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import threading
 import time
@@ -255,3 +256,12 @@ def test_warming_up_in_the_background_makes_the_first_request_fast() -> None:
         compiler.compile("x*y + 1", None)
         assert time.perf_counter() - started < 0.5
         assert (compiler.hits, compiler.misses) == (0, 1)
+
+
+def test_losses_built_from_the_child_find_every_function_they_call() -> None:
+    """The parent builds the code; names such as NumPy's power must be in its namespace."""
+    with ExpressionCompiler(ExpressionLimits(), timeout_s=10) as compiler:
+        loss = compiler.compile("abs(x)**2.5 + (y - 1)**7 + sqrt(x**2 + 1)", None)
+        value, grad = loss.value_and_grad(np.array([-2.0, 3.0]))
+    assert value == pytest.approx(2**2.5 + 2**7 + math.sqrt(5))
+    np.testing.assert_allclose(grad, [-2.5 * 2**1.5 - 2 / math.sqrt(5), 7 * 2**6])
