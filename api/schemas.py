@@ -143,6 +143,19 @@ class RunOut(BaseModel):
     )
 
 
+class BatchRunOut(RunOut):
+    """One (optimizer, start) run of a batch."""
+
+    optimizer_index: int = Field(description="Position of the optimizer in `optimizers`.")
+    start_index: int = Field(description="Position of the start in `starts`.")
+
+
+class BatchOut(BaseModel):
+    """Every (optimizer, start) run, optimizer-major."""
+
+    runs: list[BatchRunOut]
+
+
 class SessionOut(BaseModel):
     """A session's configuration and current state."""
 

@@ -109,13 +109,56 @@ def analyze(
     eigenvalue_rtol: float = DEFAULT_EIGENVALUE_RTOL,
 ) -> Analysis:
     """Value, gradient, Hessian spectrum and class of ``loss`` at ``point`` (shape (n,))."""
-    with np.errstate(all="ignore"):
-        value, gradient = loss.value_and_grad(point)
-        hessian = loss.hessian(point)
-    hessian = (hessian + hessian.T) / 2
-    if not (np.isfinite(value) and np.isfinite(gradient).all() and np.isfinite(hessian).all()):
+    analysis = analyze_many(loss, point[np.newaxis], gradient_tol, eigenvalue_rtol)[0]
+    if analysis is None:
         raise ArithmeticError("the loss or its derivatives are not finite at this point")
-    eigenvalues, eigenvectors = np.linalg.eigh(hessian)
+    return analysis
+
+
+def analyze_many(
+    loss: Loss,
+    points: Array,
+    gradient_tol: float = DEFAULT_GRADIENT_TOL,
+    eigenvalue_rtol: float = DEFAULT_EIGENVALUE_RTOL,
+) -> list[Analysis | None]:
+    """``analyze`` at each row of ``points`` (shape (B, n)), with one vectorised evaluation and
+    eigendecomposition; None for a row where f or its derivatives are not finite."""
+    with np.errstate(all="ignore"):
+        values, gradients = loss.value_and_grad(points)
+        hessians = loss.hessian(points)
+    hessians = (hessians + np.swapaxes(hessians, -1, -2)) / 2
+    finite = (
+        np.isfinite(values)
+        & np.isfinite(gradients).all(axis=-1)
+        & np.isfinite(hessians).all(axis=(-2, -1))
+    )
+    spectra = np.linalg.eigh(hessians[finite]) if finite.any() else None
+    analyses: list[Analysis | None] = [None] * len(points)
+    for local, row in enumerate(np.flatnonzero(finite)):
+        assert spectra is not None
+        analyses[row] = _classify(
+            points[row],
+            float(values[row]),
+            gradients[row],
+            hessians[row],
+            spectra.eigenvalues[local],
+            spectra.eigenvectors[local],
+            gradient_tol,
+            eigenvalue_rtol,
+        )
+    return analyses
+
+
+def _classify(
+    point: Array,
+    value: float,
+    gradient: Array,
+    hessian: Array,
+    eigenvalues: Array,
+    eigenvectors: Array,
+    gradient_tol: float,
+    eigenvalue_rtol: float,
+) -> Analysis:
     scale = float(np.abs(eigenvalues).max()) if eigenvalues.size else 0.0
     eigenvalue_tol = eigenvalue_rtol * scale
     gradient_norm = float(np.linalg.norm(gradient))
@@ -138,7 +181,7 @@ def analyze(
     definite = curvature is Curvature.POSITIVE_DEFINITE
     return Analysis(
         point=point,
-        value=float(value),
+        value=value,
         gradient=gradient,
         gradient_norm=gradient_norm,
         hessian=hessian,

@@ -230,7 +230,7 @@ def build_start(spec: RunSpec, loss: Loss) -> Array:
     return check_point(spec.start, loss, ("start",))[np.newaxis, :]
 
 
-def check_point(point: Sequence[float], loss: Loss, loc: tuple[str, ...]) -> Array:
+def check_point(point: Sequence[float], loss: Loss, loc: tuple[str | int, ...]) -> Array:
     """``point`` as an array, refused unless it has one number per variable of ``loss``."""
     if len(point) != len(loss.names):
         raise InvalidSpecification.at(
@@ -246,10 +246,14 @@ def build_problem(
 ) -> Problem:
     """Everything needed to step ``spec``."""
     loss = build_loss(spec.loss, compiler, settings)
-    schedule = build_schedule(spec.optimizer.lr, spec.schedule)
-    return Problem(
-        loss=loss,
-        schedule=schedule,
-        optimizer=build_optimizer(spec.optimizer, schedule, loss),
-        rule=build_stop(spec.stop, default_max_steps, settings),
+    return problem_on(
+        loss, spec.optimizer, spec.schedule, build_stop(spec.stop, default_max_steps, settings)
     )
+
+
+def problem_on(
+    loss: Loss, optimizer: OptimizerSpec, schedule: ScheduleSpec | None, rule: StopRule
+) -> Problem:
+    """An optimizer with its schedule, set up on a built loss."""
+    learning_rate = build_schedule(optimizer.lr, schedule)
+    return Problem(loss, learning_rate, build_optimizer(optimizer, learning_rate, loss), rule)

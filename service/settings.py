@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     max_steps_per_request: int = Field(
         10_000, gt=0, description="Most steps one session step request may ask for."
     )
+    max_batch_starts: int = Field(10_000, gt=0, description="Most starts in one batch run.")
+    max_batch_optimizers: int = Field(16, gt=0, description="Most optimizers in one batch run.")
     max_trajectory_points: int = Field(
         100_000, gt=0, description="Most trajectory points one response may carry."
     )

@@ -326,3 +326,15 @@ class RunSpec(Spec):
     start: list[FiniteFloat] = Field(min_length=1, description="θ₀, one number per variable.")
     stop: StopSpec = StopSpec()
     record: RecordSpec = RecordSpec()
+
+
+class BatchRunSpec(Spec):
+    """Several optimizers from many starts on one loss, stepped together (vectorised)."""
+
+    loss: LossSpec
+    optimizers: list[OptimizerSpec] = Field(min_length=1, description="Each runs from every start.")
+    starts: list[list[FiniteFloat]] = Field(min_length=1, description="θ₀ of each run.")
+    schedule: ScheduleSpec | None = None
+    stop: StopSpec = StopSpec()
+    record: RecordSpec = RecordSpec()
+    analysis: bool = Field(True, description="Analyse each run's final point (Hessian, class).")

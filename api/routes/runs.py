@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from api.deps import CompilerDep, SettingsDep
 from api.render import run_body
 from api.responses import NumpyJSONResponse
-from api.schemas import RunOut
-from service.runs import run_optimization
-from service.specs import RunSpec
+from api.schemas import BatchOut, RunOut
+from service.runs import run_batch, run_optimization
+from service.specs import BatchRunSpec, RunSpec
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -19,3 +19,15 @@ def create_run(body: RunSpec, compiler: CompilerDep, settings: SettingsDep) -> N
     """Run an optimizer from a start until its stopping rule; return the trajectory."""
     outcome = run_optimization(body, compiler, settings)
     return NumpyJSONResponse(run_body(outcome, body.record.lr))
+
+
+@router.post("/batch", response_model=BatchOut)
+def create_batch_run(
+    body: BatchRunSpec, compiler: CompilerDep, settings: SettingsDep
+) -> NumpyJSONResponse:
+    """Run several optimizers from many starts at once, vectorised over the starts."""
+    runs = [
+        run_body(outcome, body.record.lr) | {"optimizer_index": i, "start_index": j}
+        for i, j, outcome in run_batch(body, compiler, settings)
+    ]
+    return NumpyJSONResponse({"runs": runs})
