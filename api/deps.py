@@ -30,7 +30,14 @@ def get_sessions(request: Request) -> SessionService:
     return sessions
 
 
+def get_owner(request: Request) -> str:
+    """The caller's tenant: a hash of its API key, "" when keys are off."""
+    owner: str = getattr(request.state, "owner", "")
+    return owner
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+OwnerDep = Annotated[str, Depends(get_owner)]
 StoreDep = Annotated[SessionStore, Depends(get_store)]
 CompilerDep = Annotated[ExpressionCompiler, Depends(get_compiler)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]

@@ -7,16 +7,22 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.deps import get_sessions, get_store
 from api.responses import ProblemResponse
+from api.schemas import Problem
 from service.errors import (
     Conflict,
     DescentError,
     InvalidSpecification,
     NotFound,
+    PreconditionFailed,
     StoreUnavailable,
+    TooManySessions,
 )
 
 logger = logging.getLogger("descent.api")
@@ -25,6 +31,8 @@ _STATUS: dict[type[DescentError], int] = {
     InvalidSpecification: 422,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
+    TooManySessions: 429,
     StoreUnavailable: 503,
 }
 
@@ -130,3 +138,69 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_COMMON_PROBLEMS = {
+    400: "Malformed JSON: the body does not parse",
+    401: "An API key is needed (when the server is configured with DESCENT_API_KEYS)",
+    404: "No such resource (or session, or not visible to this API key)",
+    413: "The request body is larger than DESCENT_MAX_BODY_BYTES",
+    422: "Invalid or over-limit request; `errors` names every refused field",
+    503: "The session store does not answer",
+}
+
+
+def _uses(dependant: Dependant, calls: tuple[Any, ...]) -> bool:
+    return dependant.call in calls or any(_uses(d, calls) for d in dependant.dependencies)
+
+
+def _problem_codes(route: APIRoute) -> set[int]:
+    """The problem answers an operation can give whatever its handler does: 413 for any body
+    (the limit is checked before routing), 400 and 422 for a JSON body, 422 for parameters,
+    404 for a path with ids, 401 under /v1, 503 where the session store is used."""
+    dependant = route.dependant
+    codes = {413}
+    if route.body_field is not None:
+        codes |= {400, 422}
+    if dependant.query_params or dependant.header_params or dependant.path_params:
+        codes.add(422)
+    if dependant.path_params:
+        codes.add(404)
+    if route.path_format.startswith("/v1"):
+        codes.add(401)
+    if _uses(dependant, (get_store, get_sessions)):
+        codes.add(503)
+    return codes
+
+
+def document_problems(app: FastAPI) -> None:
+    """Documents every error answer of every operation as application/problem+json with the
+    ``Problem`` schema, and declares the problem answers common to all operations (FastAPI's
+    own 422 ``HTTPValidationError`` is never used: it is replaced). Call after the routers are
+    included."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for code in sorted(_problem_codes(route)):
+            if code not in route.responses and str(code) not in route.responses:
+                route.responses[code] = {"description": _COMMON_PROBLEMS[code]}
+        for code, entry in list(route.responses.items()):
+            if str(code).isdigit() and int(code) >= 400 and not {"content", "model"} & set(entry):
+                route.responses[code] = {**entry, "content": _PROBLEM_CONTENT}
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem_schema.pop("$defs", {}))
+        components["Problem"] = problem_schema
+        schema["components"]["schemas"] = dict(sorted(components.items()))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

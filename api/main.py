@@ -6,20 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from api.errors import install_error_handlers
-from api.middleware import BodySizeLimit
+from api.errors import document_problems, install_error_handlers
+from api.middleware import ApiKeyAuth, BodySizeLimit
+from api.observability import RequestTelemetry, configure_logging
 from api.responses import NumpyJSONResponse
-from api.routes import analysis, catalogue, health, runs, sessions
+from api.routes import analysis, catalogue, examples, health, landscape, runs, sessions
 from core.expression import ExpressionLimits
 from service.expressions import ExpressionCompiler
 from service.sessions import SessionService
-from service.settings import Settings, get_settings
+from service.settings import Settings, get_settings, split_list
 from service.stores import open_store
 
 DESCRIPTION = """Gradient-based optimization as a service: post a loss and optimizer settings,
@@ -52,8 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(resolved)
         compiler = ExpressionCompiler(
-            expression_limits(resolved), resolved.compile_timeout, resolved.compile_cache_size
+            expression_limits(resolved),
+            resolved.compile_timeout,
+            resolved.compile_cache_size,
+            warm=False,
         )
+        # Start serving only once the fork server and code generation are warm, so the first
+        # requests are as quick as the rest.
+        await run_in_threadpool(compiler.warm_up)
         app.state.store = store
         app.state.compiler = compiler
         app.state.sessions = SessionService(store, compiler, resolved)
@@ -76,9 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
+    configure_logging(resolved.log_level)
+    app.add_middleware(ApiKeyAuth, keys=split_list(resolved.api_keys))
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
-    for module in (health, catalogue, analysis, runs, sessions):
+    if resolved.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=split_list(resolved.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "X-Request-ID"],
+        )
+    app.add_middleware(RequestTelemetry)
+    for module in (health, catalogue, examples, analysis, landscape, runs, sessions):
         app.include_router(module.router)
+    document_problems(app)
     _serve_docs_offline(app)
     return app
 

@@ -1,6 +1,9 @@
-"""Pure ASGI middleware: a request body size limit that answers 413 before reading too much."""
+"""Pure ASGI middleware: the request body size limit and API-key authentication."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,3 +66,47 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+class ApiKeyAuth:
+    """When keys are configured, every /v1 request needs one: ``Authorization: Bearer <key>``
+    or ``X-API-Key: <key>``. The caller's owner id (a hash of the key, never the key itself)
+    goes into the request state for the session routes; without keys it is ""."""
+
+    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+        self.app = app
+        self.owners = {key.encode(): hashlib.sha256(key.encode()).hexdigest()[:24] for key in keys}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["owner"] = ""
+        if self.owners and scope["path"].startswith("/v1"):
+            owner = self._owner(dict(scope["headers"]))
+            if owner is None:
+                response = problem(
+                    401,
+                    "This service needs an API key: send Authorization: Bearer <key> or "
+                    "X-API-Key: <key>.",
+                    slug="unauthorized",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+            state["owner"] = owner
+        await self.app(scope, receive, send)
+
+    def _owner(self, headers: dict[bytes, bytes]) -> str | None:
+        offered = headers.get(b"x-api-key")
+        authorization = headers.get(b"authorization", b"")
+        if offered is None and authorization[:7].lower() == b"bearer ":
+            offered = authorization[7:].strip()
+        if offered is None:
+            return None
+        found = None
+        for key, owner in self.owners.items():
+            if hmac.compare_digest(key, offered):
+                found = owner
+        return found

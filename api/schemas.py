@@ -3,7 +3,7 @@ models document what the handlers write (with orjson, straight from NumPy arrays
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,25 @@ Curvature = Literal[
 ]
 RunStatus = Literal["converged", "max_steps", "diverged", "time_limit"]
 SessionStatus = Literal["ready", "converged", "max_steps", "diverged", "time_limit"]
+
+
+class ProblemFieldError(BaseModel):
+    """One reason a request was refused, located by its JSON path."""
+
+    loc: list[str | int] = Field(description='Path of the field, e.g. ["body", "stop", "max_steps"].')
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``): every error answer."""
+
+    type: str = Field(description="A URI reference naming the kind of problem.")
+    title: str
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, in one sentence.")
+    errors: list[ProblemFieldError] | None = Field(
+        None, description="For validation failures: every field refused, and why."
+    )
 
 
 class AnalyzeRequest(Spec):
@@ -43,6 +62,17 @@ class StepRequest(Spec):
     """How many steps to take."""
 
     steps: Annotated[int, Field(ge=1)] = 1
+
+
+class RunSessionRequest(Spec):
+    """How far one run request may go, and how often it commits."""
+
+    max_steps: Annotated[int, Field(ge=1)] = Field(
+        10_000, description="Most steps this request takes (the stopping rule may end it sooner)."
+    )
+    chunk: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        50, description="Steps per commit; watchers of /events get points this often."
+    )
 
 
 class Health(BaseModel):
@@ -174,6 +204,19 @@ class SessionOut(BaseModel):
     config: RunSpec
 
 
+class RunSessionOut(SessionOut):
+    """A session after a run request."""
+
+    steps_taken: int
+
+
+class SessionList(BaseModel):
+    """A page of sessions; pass ``next_cursor`` as ``cursor`` for the next (null: last page)."""
+
+    sessions: list[SessionOut]
+    next_cursor: str | None
+
+
 class StepOut(SessionOut):
     """A session after a step request, with the points that request added."""
 
@@ -286,3 +329,115 @@ class OptimizerCatalogue(BaseModel):
     """Every optimizer."""
 
     optimizers: list[OptimizerEntry]
+
+
+class GradientFieldOut(BaseModel):
+    """The gradient of the plotted slice on a coarser grid, rows along y (a quiver plot)."""
+
+    x: list[float] = Field(description="mx plane coordinates along directions[0].")
+    y: list[float] = Field(description="my plane coordinates along directions[1].")
+    gx: list[list[float | None]] = Field(
+        description="gx[i][j] = ∇f·directions[0] at (x[j], y[i]): ∂f/∂x for the plain x–y "
+        "plane. Null where the gradient is not finite."
+    )
+    gy: list[list[float | None]] = Field(
+        description="gy[i][j] = ∇f·directions[1] at (x[j], y[i]). Null where not finite."
+    )
+
+
+class LandscapeOut(BaseModel):
+    """A loss on a grid of a plane: f at center + x·directions[0] + y·directions[1]."""
+
+    variables: list[str]
+    x: list[float] = Field(description="nx plane coordinates along directions[0].")
+    y: list[float] = Field(description="ny plane coordinates along directions[1].")
+    z: list[list[float | None]] = Field(
+        description="z[i][j] = f(x[j], y[i]): rows follow y, as contour plots expect. Entries "
+        "where f is not finite (the log of a negative number, an overflow) are null."
+    )
+    z_min: float | None = Field(description="The smallest finite z; null if none is finite.")
+    z_max: float | None = Field(description="The largest finite z; null if none is finite.")
+    center: list[float] = Field(description="The plane's origin (x = y = 0).")
+    directions: list[list[float]] = Field(
+        description="The two orthonormal directions used, as rows (the unit axes e₁, e₂ for "
+        "the plain x–y plane)."
+    )
+    directions_source: Literal["axes", "given", "random", "hessian"] = Field(
+        description="Where the directions came from."
+    )
+    direction_eigenvalues: list[float] | None = Field(
+        description='For {"type": "hessian"}: the Hessian eigenvalue of each direction '
+        "(largest |λ| first); null otherwise."
+    )
+    gradient: GradientFieldOut | None = Field(description="With `gradient` in the request.")
+
+
+class CriticalPointOut(AnalysisOut):
+    """A critical point: its /v1/analyze answer, and how many starts converged to it."""
+
+    starts: int = Field(description="How many Newton starts converged to this point.")
+
+
+class CriticalPointCounts(BaseModel):
+    """How many of the listed points fall in each class."""
+
+    local_minimum: int
+    local_maximum: int
+    saddle_point: int
+    degenerate: int
+
+
+class CriticalPointsOut(BaseModel):
+    """Every critical point found in the box, sorted by classification (minima, maxima,
+    saddles, degenerate), then value, then coordinates."""
+
+    variables: list[str]
+    status: Literal["complete", "time_limit"] = Field(
+        description="time_limit: the server's per-request time limit stopped Newton's "
+        "iterations early, and points may be missing."
+    )
+    message: str
+    count: int = Field(description="Distinct critical points found.")
+    truncated: bool = Field(description="True when more points were found than are listed.")
+    counts: CriticalPointCounts
+    starts: int = Field(description="Newton starts used.")
+    resolution: list[int] | None = Field(description="Grid cells per variable, if a grid.")
+    random_starts: int = Field(description="Starts drawn uniformly from the box.")
+    converged: int = Field(description="Starts that converged to a critical point in the box.")
+    iterations: int = Field(description="Newton iterations done.")
+    points: list[CriticalPointOut]
+
+
+class ExampleClaim(BaseModel):
+    """What a lesson's answer shows: one sentence, and the numbers a check compares."""
+
+    statement: str
+    expect: dict[str, Any] = Field(
+        description="The lesson's expected statuses, classifications and thresholds, by name."
+    )
+
+
+class ExampleOut(BaseModel):
+    """A ready-made lesson: a request to send, and what to look for in the answer."""
+
+    id: str = Field(description="Stable kebab-case id.")
+    title: str
+    seeds: list[str] = Field(description="The lecture notes the lesson comes from.")
+    explanation: str = Field(description="What to look at in the answer, and why it happens.")
+    endpoint: Literal["/v1/runs", "/v1/runs/batch", "/v1/analyze"] = Field(
+        description="Where to POST `request` (each body of it, when it is a list)."
+    )
+    request: dict[str, Any] | list[dict[str, Any]] = Field(
+        description="A complete request body, or a list of bodies when the lesson compares several."
+    )
+    labels: list[str] = Field(
+        description="Names of the answer's runs (a batch's, optimizer-major) or of the "
+        "requests, in order."
+    )
+    claim: ExampleClaim
+
+
+class ExampleCatalogue(BaseModel):
+    """Every ready-made lesson."""
+
+    examples: list[ExampleOut]

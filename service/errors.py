@@ -66,3 +66,17 @@ class StoreUnavailable(DescentError):
 
     title = "Session store unavailable"
     slug = "store-unavailable"
+
+
+class PreconditionFailed(DescentError):
+    """The client's If-Match names a version the resource has moved past."""
+
+    title = "Precondition failed"
+    slug = "precondition-failed"
+
+
+class TooManySessions(DescentError):
+    """The configured maximum of live sessions is reached."""
+
+    title = "Too many sessions"
+    slug = "too-many-sessions"

@@ -1,34 +1,54 @@
 """Session use cases: an optimization stored between requests and stepped over HTTP.
 
 A session's state is JSON holding everything needed to resume bit for bit: θ, f(θ), ∇f(θ),
-the optimizer state's leaves and the step count. Each step request is read–compute–write with a
+the optimizer state's leaves and the step count. Each write is read–compute–write with a
 compare-and-set on the version, retried on conflict, so concurrent requests are applied exactly
 once each; a per-process lock keeps requests in one process from computing the same step twice.
+
+Requests may carry an idempotency key: the first answer is stored in the same atomic write as
+the change it reports, and a retry gets that answer back instead of changing anything again.
+Every method takes the caller's ``owner`` (API key id, "" when keys are off): another owner's
+session is reported as not found, never shown.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
+from pydantic import ValidationError
 
-from core.run import Iterate, Reason, RunResult, Status, run, status_of, stop_message
+from core.run import Iterate, Reason, RunResult, Status, grad_norm, run, status_of, stop_message
 from core.tree import tree_leaves, tree_unflatten
 from service.build import LossCompiler, Problem, build_problem, build_start
-from service.errors import Conflict, LimitExceeded, NotFound
+from service.errors import (
+    Conflict,
+    FieldError,
+    InvalidSpecification,
+    LimitExceeded,
+    NotFound,
+    PreconditionFailed,
+    TooManySessions,
+)
 from service.runs import internals_of, time_limit_message
 from service.settings import Settings
-from service.specs import RunSpec
-from service.stores.base import Chunk, SessionRecord, SessionStore
+from service.specs import ResetRequest, RunSpec, SessionPatch
+from service.stores.base import Chunk, Replay, SaveResult, SessionRecord, SessionStore
 from service.trajectory import Columns, concatenate, row_columns, thin
 
 _LOCK_STRIPES = 64
 _MAX_ATTEMPTS = 100
+_STOPPED = {Status.CONVERGED, Status.DIVERGED, Status.TIME_LIMIT, Status.MAX_STEPS}
+_DIVERGED = {Reason.NON_FINITE, Reason.PARAM_BOUND, Reason.LOSS_BOUND}
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,14 @@ class StepOutcome:
     problem: Problem
 
 
+@dataclass(frozen=True)
+class SessionPage:
+    """One page of a listing and the cursor of the next (None on the last page)."""
+
+    sessions: list[Session]
+    next_cursor: str | None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -71,24 +99,54 @@ def _decode_leaf(template: Any, stored: Any) -> Any:
 
 
 def _state_of(
-    problem: Problem, iterate: Iterate, status: Status, message: str, elapsed: float
+    problem: Problem,
+    iterate: Iterate,
+    reason: Reason,
+    status: Status,
+    message: str,
+    elapsed: float,
 ) -> dict[str, Any]:
     return {
         "variables": list(problem.loss.names),
         "step": iterate.step,
         "status": status.value,
+        "reason": reason.value,
         "message": message,
         "params": iterate.params[0].tolist(),
         "loss": float(iterate.loss[0]),
         "grad": iterate.grad[0].tolist(),
-        "grad_norm": float(np.sqrt(np.einsum("i,i->", iterate.grad[0], iterate.grad[0]))),
+        "grad_norm": float(grad_norm(iterate.grad)[0]),
         "opt_state": [_encode_leaf(leaf) for leaf in tree_leaves(iterate.opt_state)],
         "elapsed": elapsed,
     }
 
 
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _encode_cursor(record: SessionRecord) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([record.created_at, record.id])).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        created_at, session_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
+        raise InvalidSpecification.at(
+            ("query", "cursor"), "not a cursor this service gave"
+        ) from None
+    if not (isinstance(created_at, str) and isinstance(session_id, str)):
+        raise InvalidSpecification.at(("query", "cursor"), "not a cursor this service gave")
+    return created_at, session_id
+
+
+def _merged(current: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
+    return current if changes is None else current | changes
+
+
 class SessionService:
-    """Create, read, step, page through and delete sessions."""
+    """Create, read, step, change, reset, list, page through and delete sessions."""
 
     def __init__(self, store: SessionStore, compiler: LossCompiler, settings: Settings) -> None:
         self._store = store
@@ -101,19 +159,21 @@ class SessionService:
 
     def _iterate(self, problem: Problem, state: dict[str, Any]) -> Iterate:
         params = np.asarray([state["params"]], dtype=np.float64)
-        template = tree_leaves(problem.optimizer.init(params))
-        leaves = [_decode_leaf(t, s) for t, s in zip(template, state["opt_state"], strict=True)]
+        template = problem.optimizer.init(params)
+        leaves = [
+            _decode_leaf(t, s)
+            for t, s in zip(tree_leaves(template), state["opt_state"], strict=True)
+        ]
         return Iterate(
             params=params,
             loss=np.asarray([state["loss"]], dtype=np.float64),
             grad=np.asarray([state["grad"]], dtype=np.float64),
-            opt_state=tree_unflatten(problem.optimizer.init(params), leaves),
+            opt_state=tree_unflatten(template, leaves),
             step=int(state["step"]),
         )
 
-    def create(self, spec: RunSpec) -> Session:
-        """A new session at step 0 (already converged if the start is critical)."""
-        problem = self._problem(spec)
+    def _at_start(self, spec: RunSpec, problem: Problem) -> tuple[dict[str, Any], Chunk]:
+        """The state at step 0 and its one-point chunk (converged if the start is critical)."""
         params = build_start(spec, problem.loss)
         value, grad = problem.loss.value_and_grad(params)
         start = Iterate(params, value, grad, problem.optimizer.init(params), 0)
@@ -124,55 +184,138 @@ class SessionService:
         reason = result.reasons[0]
         status = Status.READY if reason is Reason.STEPS_DONE else status_of(reason)
         message = (
-            "Created at step 0; ready to step."
+            "At step 0; ready to step."
             if status is Status.READY
             else stop_message(reason, 0, problem.rule)
         )
-        now = _now()
-        record = SessionRecord(
-            id=uuid.uuid4().hex,
-            version=1,
-            created_at=now,
-            updated_at=now,
-            spec=spec.model_dump(mode="json"),
-            state=_state_of(problem, start, status, message, 0.0),
-        )
         columns = row_columns(result, 0, spec.record.grad, internals_of(spec))
-        self._store.create(record, Chunk(0, 0, columns.to_json()))
+        state = _state_of(problem, start, reason, status, message, 0.0)
+        return state, Chunk(0, 0, columns.to_json())
+
+    def create(self, spec: RunSpec, owner: str = "", idempotency_key: str | None = None) -> Session:
+        """A new session at step 0. With an idempotency key, a retry returns the first answer."""
+        fingerprint = _fingerprint("create", spec.model_dump(mode="json"))
+        session_id = uuid.uuid4().hex
+        if idempotency_key is not None:
+            # The id follows from the key, so a retry finds the session its first try made.
+            session_id = _fingerprint("session", owner, idempotency_key)[:32]
+            replayed = self._replayed(session_id, idempotency_key, fingerprint)
+            if replayed is not None:
+                return Session(SessionRecord(**replayed["record"]), spec)
+        if self._store.count() >= self._settings.max_sessions:
+            raise TooManySessions(
+                f"the service holds its maximum of {self._settings.max_sessions} sessions: "
+                "delete some, or wait for idle ones to expire"
+            )
+        problem = self._problem(spec)
+        state, chunk = self._at_start(spec, problem)
+        now = _now()
+        record = SessionRecord(session_id, 1, now, now, spec.model_dump(mode="json"), state, owner)
+        replay = (
+            None
+            if idempotency_key is None
+            else Replay(idempotency_key, fingerprint, {"record": asdict(record)})
+        )
+        if not self._store.create(record, chunk, replay):
+            assert idempotency_key is not None
+            replayed = self._replayed(session_id, idempotency_key, fingerprint)
+            if replayed is None:
+                raise Conflict("this Idempotency-Key created a session whose answer expired")
+            return Session(SessionRecord(**replayed["record"]), spec)
         return Session(record, spec)
 
-    def get(self, session_id: str) -> Session:
-        """The session, or NotFound."""
+    def _replayed(self, session_id: str, key: str, fingerprint: str) -> dict[str, Any] | None:
+        replay = self._store.replay(session_id, key)
+        if replay is None:
+            return None
+        if replay.fingerprint != fingerprint:
+            raise InvalidSpecification.at(
+                ("header", "Idempotency-Key"), "this key was already used with a different request"
+            )
+        return replay.answer
+
+    def get(self, session_id: str, owner: str = "") -> Session:
+        """The session, or NotFound (also for another owner's session)."""
         record = self._store.get(session_id)
-        if record is None:
+        if record is None or record.owner != owner:
             raise NotFound(f"no session with id {session_id!r}")
         return Session(record, RunSpec.model_validate(record.spec))
 
-    def step(self, session_id: str, steps: int) -> StepOutcome:
+    @staticmethod
+    def _check_version(session: Session, if_match: int | None) -> None:
+        if if_match is not None and if_match != session.record.version:
+            raise PreconditionFailed(
+                f"the session is at version {session.record.version}, not {if_match}"
+            )
+
+    def step(
+        self,
+        session_id: str,
+        steps: int,
+        owner: str = "",
+        if_match: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> StepOutcome:
         """Takes up to ``steps`` steps, stopping early where the session's stopping rule says."""
         if steps > self._settings.max_steps_per_request:
             raise LimitExceeded.at(
                 ("steps",),
                 f"{steps} exceeds the limit of {self._settings.max_steps_per_request} per request",
             )
+        fingerprint = _fingerprint("step", session_id, steps)
         with self._locks[hash(session_id) % _LOCK_STRIPES]:
             for _ in range(_MAX_ATTEMPTS):
-                session = self.get(session_id)
-                state = session.state
-                if state["status"] != Status.READY:
-                    raise Conflict(
-                        f"session {session_id} has status {state['status']}: {state['message']} "
-                        "PATCH its stopping rule or reset it to step again."
-                    )
+                session = self.get(session_id, owner)
+                if idempotency_key is not None:
+                    replayed = self._replayed(session_id, idempotency_key, fingerprint)
+                    if replayed is not None:
+                        return self._replay_step(session, replayed)
+                self._check_version(session, if_match)
+                self._check_steppable(session, steps)
                 outcome = self._advance(session, steps)
-                if self._store.save(
+                replay = None
+                if idempotency_key is not None:
+                    answer = {
+                        "record": asdict(outcome.session.record),
+                        "points": outcome.points.to_json(),
+                    }
+                    replay = Replay(idempotency_key, fingerprint, answer)
+                saved = self._store.save(
                     outcome.session.record,
                     session.record.version,
                     self._chunk(outcome.points),
                     reset=False,
-                ):
+                    replay=replay,
+                )
+                if saved is SaveResult.SAVED:
                     return outcome
         raise Conflict(f"session {session_id} kept changing; try again")
+
+    def _replay_step(self, session: Session, answer: dict[str, Any]) -> StepOutcome:
+        record = SessionRecord(**answer["record"])
+        spec = RunSpec.model_validate(record.spec)
+        return StepOutcome(
+            Session(record, spec), Columns.from_json(answer["points"]), self._problem(spec)
+        )
+
+    def _check_steppable(self, session: Session, steps: int) -> None:
+        state = session.state
+        if state["status"] != Status.READY:
+            raise Conflict(
+                f"session {session.record.id} has status {state['status']}: {state['message']} "
+                "PATCH its stopping rule or reset it to step again."
+            )
+        room = self._settings.max_session_points - 1 - int(state["step"])
+        if room <= 0:
+            raise Conflict(
+                f"session {session.record.id} stores its maximum of "
+                f"{self._settings.max_session_points} points; reset it or start a new one"
+            )
+        if steps > room:
+            raise Conflict(
+                f"session {session.record.id} can store {room} more points; ask for at most "
+                f"{room} steps, or reset it"
+            )
 
     @staticmethod
     def _chunk(points: Columns) -> Chunk | None:
@@ -210,21 +353,144 @@ class SessionService:
             status, message = Status.READY, time_limit_message(final.step, self._settings)
         points = row_columns(result, 0, spec.record.grad, internals_of(spec))
         points = points.select(points.step > start.step)
-        record = SessionRecord(
-            id=session.record.id,
-            version=session.record.version + 1,
-            created_at=session.record.created_at,
-            updated_at=_now(),
-            spec=session.record.spec,
-            state=_state_of(problem, final, status, message, elapsed),
-        )
+        record = self._next(session, _state_of(problem, final, reason, status, message, elapsed))
         return StepOutcome(Session(record, spec), points, problem)
 
+    @staticmethod
+    def _next(
+        session: Session, state: dict[str, Any], spec: dict[str, Any] | None = None
+    ) -> SessionRecord:
+        record = session.record
+        return SessionRecord(
+            record.id,
+            record.version + 1,
+            record.created_at,
+            _now(),
+            record.spec if spec is None else spec,
+            state,
+            record.owner,
+        )
+
+    def patch(
+        self, session_id: str, changes: SessionPatch, owner: str = "", if_match: int | None = None
+    ) -> Session:
+        """Changes hyperparameters, schedule, stopping rule or recording for the steps to come."""
+        with self._locks[hash(session_id) % _LOCK_STRIPES]:
+            for _ in range(_MAX_ATTEMPTS):
+                session = self.get(session_id, owner)
+                self._check_version(session, if_match)
+                spec = self._patched_spec(session, changes)
+                problem = self._problem(spec)
+                self._check_state_fits(problem, session.state)
+                dynamics = (
+                    spec.optimizer != session.spec.optimizer
+                    or spec.schedule != session.spec.schedule
+                    or (spec.stop.param_bound, spec.stop.loss_bound)
+                    != (session.spec.stop.param_bound, session.spec.stop.loss_bound)
+                )
+                state = self._restatus(session, spec, problem, dynamics)
+                record = self._next(session, state, spec.model_dump(mode="json"))
+                if self._store.save(record, session.record.version, None, reset=False) is (
+                    SaveResult.SAVED
+                ):
+                    return Session(record, spec)
+        raise Conflict(f"session {session_id} kept changing; try again")
+
+    @staticmethod
+    def _patched_spec(session: Session, changes: SessionPatch) -> RunSpec:
+        current = session.record.spec
+        optimizer = changes.optimizer or {}
+        if "name" in optimizer and optimizer["name"] != current["optimizer"]["name"]:
+            raise InvalidSpecification.at(
+                ("optimizer", "name"),
+                "a session's optimizer cannot change kind; create a new session",
+            )
+        body = current | {
+            "optimizer": _merged(current["optimizer"], changes.optimizer),
+            "stop": _merged(current["stop"], changes.stop),
+            "record": _merged(current["record"], changes.record),
+        }
+        if "schedule" in changes.model_fields_set:
+            body["schedule"] = (
+                None if changes.schedule is None else changes.schedule.model_dump(mode="json")
+            )
+        try:
+            return RunSpec.model_validate(body)
+        except ValidationError as error:
+            errors = [
+                FieldError(tuple(e["loc"]), e["msg"]) for e in error.errors(include_url=False)
+            ]
+            first = errors[0]
+            raise InvalidSpecification(
+                f"{'.'.join(str(p) for p in first.loc)}: {first.msg}", errors
+            ) from None
+
+    def _check_state_fits(self, problem: Problem, state: dict[str, Any]) -> None:
+        try:
+            self._iterate(problem, state)
+        except (ValueError, TypeError):
+            raise InvalidSpecification.at(
+                ("optimizer",),
+                "this change gives the optimizer a different state (e.g. momentum from 0 to "
+                "non-zero); reset the session or create a new one",
+            ) from None
+
+    @staticmethod
+    def _restatus(
+        session: Session, spec: RunSpec, problem: Problem, dynamics: bool
+    ) -> dict[str, Any]:
+        """The state's status under the changed rules: a rule that no longer holds frees it."""
+        state = session.state
+        rule, step, norm = problem.rule, int(state["step"]), float(state["grad_norm"])
+        old_reason = Reason(state.get("reason", Reason.STEPS_DONE.value))
+        if step >= rule.max_steps:
+            reason = Reason.MAX_STEPS
+        elif rule.grad_tol > 0 and norm <= rule.grad_tol:
+            reason = Reason.GRAD_TOL
+        elif spec.stop.time_limit is not None and float(state["elapsed"]) >= spec.stop.time_limit:
+            reason = Reason.TIME_LIMIT
+        elif (old_reason in _DIVERGED and not dynamics) or (
+            old_reason is Reason.LOSS_TOL and 0 < session.spec.stop.loss_tol <= spec.stop.loss_tol
+        ):
+            reason = old_reason
+        else:
+            reason = Reason.STEPS_DONE
+        if reason is Reason.STEPS_DONE:
+            status, message = Status.READY, f"Changed at step {step}; ready to step."
+        else:
+            status = status_of(reason)
+            message = state["message"] if reason is old_reason else stop_message(reason, step, rule)
+        return state | {"status": status.value, "reason": reason.value, "message": message}
+
+    def reset(
+        self,
+        session_id: str,
+        request: ResetRequest,
+        owner: str = "",
+        if_match: int | None = None,
+    ) -> Session:
+        """Back to step 0 (from a new start if given): the trajectory starts over."""
+        with self._locks[hash(session_id) % _LOCK_STRIPES]:
+            for _ in range(_MAX_ATTEMPTS):
+                session = self.get(session_id, owner)
+                self._check_version(session, if_match)
+                spec = session.spec
+                if request.start is not None:
+                    spec = spec.model_copy(update={"start": request.start})
+                problem = self._problem(spec)
+                state, chunk = self._at_start(spec, problem)
+                record = self._next(session, state, spec.model_dump(mode="json"))
+                if self._store.save(record, session.record.version, chunk, reset=True) is (
+                    SaveResult.SAVED
+                ):
+                    return Session(record, spec)
+        raise Conflict(f"session {session_id} kept changing; try again")
+
     def trajectory(
-        self, session_id: str, start: int, end: int | None, every: int
+        self, session_id: str, start: int, end: int | None, every: int, owner: str = ""
     ) -> tuple[Session, Columns, Problem]:
         """Stored points with start ≤ step ≤ end, thinned to multiples of ``every``."""
-        session = self.get(session_id)
+        session = self.get(session_id, owner)
         last = int(session.state["step"])
         upper = last if end is None else min(end, last)
         points = (upper - start) // every + 2 if upper >= start else 0
@@ -238,13 +504,61 @@ class SessionService:
         problem = self._problem(session.spec)
         if not parts:
             n = len(problem.loss.names)
-            empty = Columns(
-                np.zeros(0, dtype=np.int64), np.zeros((0, n)), np.zeros(0), np.zeros(0), None
-            )
+            empty = Columns(np.zeros(0, dtype=np.int64), np.zeros((0, n)), np.zeros(0), np.zeros(0))
             return session, empty, problem
         return session, thin(concatenate(parts), start, end, every), problem
 
-    def delete(self, session_id: str) -> None:
+    def run(
+        self, session_id: str, max_steps: int, chunk: int, owner: str = ""
+    ) -> tuple[StepOutcome, int]:
+        """Steps until the stopping rule fires or ``max_steps`` are taken, committing every
+        ``chunk`` steps (so watchers see points as they come); the last outcome and the steps
+        taken. The per-request time limit bounds the whole call."""
+        if max_steps > self._settings.max_run_steps:
+            raise LimitExceeded.at(
+                ("max_steps",),
+                f"{max_steps} exceeds the limit of {self._settings.max_run_steps} per request",
+            )
+        deadline = time.perf_counter() + self._settings.request_time_limit
+        taken, outcome = 0, None
+        while True:
+            session = self.get(session_id, owner)
+            room = self._settings.max_session_points - 1 - int(session.state["step"])
+            size = min(chunk, max_steps - taken, max(room, 0))
+            if outcome is not None and (
+                size <= 0
+                or session.state["status"] != Status.READY
+                or time.perf_counter() >= deadline
+            ):
+                return outcome, taken
+            outcome = self.step(session_id, max(size, 1), owner)
+            taken += len(outcome.points)
+
+    def points_after(
+        self, session_id: str, after: int, owner: str = ""
+    ) -> tuple[Session, Columns | None]:
+        """The session and its stored points with step > ``after`` (None when there are none)."""
+        session = self.get(session_id, owner)
+        if int(session.state["step"]) <= after:
+            return session, None
+        chunks = self._store.chunks(session_id, after + 1, None)
+        if not chunks:
+            return session, None
+        points = concatenate([Columns.from_json(c.columns) for c in chunks])
+        points = points.select(points.step > after)
+        return session, points if len(points) else None
+
+    def page(self, owner: str, cursor: str | None, limit: int) -> SessionPage:
+        """The owner's sessions in creation order, ``limit`` at a time."""
+        after = None if cursor is None else _decode_cursor(cursor)
+        records = self._store.page(owner, after, limit + 1)
+        sessions = [Session(r, RunSpec.model_validate(r.spec)) for r in records[:limit]]
+        following = _encode_cursor(records[limit - 1]) if len(records) > limit else None
+        return SessionPage(sessions, following)
+
+    def delete(self, session_id: str, owner: str = "", if_match: int | None = None) -> None:
         """Removes the session, or NotFound."""
+        session = self.get(session_id, owner)
+        self._check_version(session, if_match)
         if not self._store.delete(session_id):
             raise NotFound(f"no session with id {session_id!r}")

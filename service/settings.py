@@ -13,6 +13,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DESCENT_", frozen=True)
 
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys; when set, every /v1 request needs one (Bearer "
+        "token or X-API-Key) and sessions belong to the key that created them.",
+    )
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS (browser visualisers); * for any."
+    )
+    log_level: str = Field(
+        "INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs."
+    )
     store_url: str = Field(
         "sqlite:///descent.db",
         description="Session store: sqlite:///path (relative to the working directory; "
@@ -31,8 +42,29 @@ class Settings(BaseSettings):
     )
     max_batch_starts: int = Field(10_000, gt=0, description="Most starts in one batch run.")
     max_batch_optimizers: int = Field(16, gt=0, description="Most optimizers in one batch run.")
+    max_run_steps: int = Field(
+        100_000, gt=0, description="Most steps one POST /v1/sessions/{id}/run may take."
+    )
+    events_max_seconds: float = Field(
+        600.0, gt=0, description="Longest an event stream stays open (clients reconnect)."
+    )
+    events_poll_interval: float = Field(
+        0.1, gt=0, description="Seconds between an event stream's looks for new points."
+    )
     max_trajectory_points: int = Field(
         100_000, gt=0, description="Most trajectory points one response may carry."
+    )
+    max_landscape_points: int = Field(
+        250_000, gt=0, description="Most grid points of one landscape (nx·ny; 500×500)."
+    )
+    max_gradient_field_points: int = Field(
+        10_000, gt=0, description="Most points of a landscape's gradient (quiver) grid."
+    )
+    max_critical_point_starts: int = Field(
+        10_000, gt=0, description="Most Newton starts of one critical-point search."
+    )
+    max_critical_points: int = Field(
+        1_000, gt=0, description="Most critical points one answer lists (the rest are counted)."
     )
     request_time_limit: float = Field(
         10.0, gt=0, description="Seconds of computation one request may use before it stops."
@@ -48,9 +80,31 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds allowed to differentiate one expression."
     )
     compile_cache_size: int = Field(256, ge=0, description="Compiled expressions kept in memory.")
+    redis_prefix: str = Field(
+        "descent", min_length=1, description="Prefix of every Redis key (several deployments)."
+    )
+    max_sessions: int = Field(
+        100_000, gt=0, description="Most live sessions; creating one more answers 429."
+    )
+    max_session_points: int = Field(
+        1_000_001,
+        gt=1,
+        description="Most trajectory points stored per session; a step past it answers 409.",
+    )
+    session_idle_ttl: float = Field(
+        7 * 24 * 3600.0, gt=0, description="Seconds after its last write a session expires."
+    )
+    idempotency_ttl: float = Field(
+        24 * 3600.0, gt=0, description="Seconds an Idempotency-Key's first answer is kept."
+    )
     sqlite_busy_timeout: float = Field(
         30.0, gt=0, description="Seconds a SQLite writer waits for the lock."
     )
+
+
+def split_list(value: str) -> list[str]:
+    """The items of a comma-separated setting."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache

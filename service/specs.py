@@ -7,7 +7,7 @@ validated once at the edge, stored as JSON with a session, and turned into core 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -338,3 +338,25 @@ class BatchRunSpec(Spec):
     stop: StopSpec = StopSpec()
     record: RecordSpec = RecordSpec()
     analysis: bool = Field(True, description="Analyse each run's final point (Hessian, class).")
+
+
+class SessionPatch(Spec):
+    """Changes for a session's steps to come; the step count carries on.
+
+    ``optimizer`` and ``stop`` and ``record`` are merged into the current ones (the optimizer's
+    ``name`` cannot change); ``schedule`` replaces the current one (null removes it)."""
+
+    optimizer: dict[str, Any] | None = Field(
+        None, description='Hyperparameters to change, e.g. {"lr": 0.01}.', examples=[{"lr": 0.01}]
+    )
+    schedule: ScheduleSpec | None = Field(None, description="The new schedule; null removes it.")
+    stop: dict[str, Any] | None = Field(
+        None, description='Stopping-rule fields to change, e.g. {"max_steps": 5000}.'
+    )
+    record: dict[str, Any] | None = Field(None, description="Recording fields to change.")
+
+
+class ResetRequest(Spec):
+    """Back to step 0, optionally from a new start."""
+
+    start: list[FiniteFloat] | None = Field(None, min_length=1, description="A new θ₀.")

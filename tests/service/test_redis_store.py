@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,20 +16,28 @@ import orjson
 import pytest
 import redis
 
-from service.errors import Conflict, StoreUnavailable
+from service.errors import StoreUnavailable
 from service.runs import run_optimization
 from service.sessions import SessionService
 from service.settings import Settings
 from service.specs import RunSpec
-from service.stores import Chunk, SessionRecord, open_store
+from service.stores import Chunk, SaveResult, SessionRecord, open_store
 from service.stores.redis import RedisStore
 from tests.helpers import InProcessCompiler
 from tests.redis_server import RedisServer, running_redis
 from tests.server import Server, running_server
 
+BASE = datetime.now(UTC)
+NOW = BASE.isoformat(timespec="milliseconds")
+
+
+def stamp(version: int) -> str:
+    """A write time that increases with the version, now-ish (stores expire idle sessions)."""
+    return (BASE + timedelta(milliseconds=version)).isoformat(timespec="milliseconds")
+
 
 def record(version: int, step: int, session_id: str = "s1") -> SessionRecord:
-    return SessionRecord(session_id, version, "t0", f"t{version}", {"k": 1}, {"step": step})
+    return SessionRecord(session_id, version, NOW, stamp(version), {"k": 1}, {"step": step})
 
 
 def chunk(first: int, last: int) -> Chunk:
@@ -64,11 +73,11 @@ def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
 
 def test_compare_and_set_applies_only_on_the_expected_version(store: RedisStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
-    assert store.save(record(2, 3), 1, chunk(1, 3), reset=False)
-    assert not store.save(record(2, 9), 1, chunk(4, 9), reset=False)
-    assert not store.save(record(4, 9), 3, chunk(4, 9), reset=False)
+    assert SaveResult.SAVED is store.save(record(2, 3), 1, chunk(1, 3), reset=False)
+    assert SaveResult.STALE is store.save(record(2, 9), 1, chunk(4, 9), reset=False)
+    assert SaveResult.STALE is store.save(record(4, 9), 3, chunk(4, 9), reset=False)
     stored = store.get("s1")
-    assert stored == SessionRecord("s1", 2, "t0", "t2", {"k": 1}, {"step": 3})
+    assert stored == record(2, 3)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0), (1, 3)]
 
 
@@ -97,15 +106,15 @@ def test_a_long_chunk_is_found_from_deep_inside_it(store: RedisStore) -> None:
 def test_reset_replaces_the_trajectory(store: RedisStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
     store.save(record(2, 5), 1, chunk(1, 5), reset=False)
-    assert store.save(record(3, 0), 2, Chunk(0, 0, {"step": [0]}), reset=True)
+    assert SaveResult.SAVED is store.save(record(3, 0), 2, Chunk(0, 0, {"step": [0]}), reset=True)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0)]
-    assert store.save(record(4, 2), 3, chunk(1, 2), reset=False)
+    assert SaveResult.SAVED is store.save(record(4, 2), 3, chunk(1, 2), reset=False)
     assert spans(store.chunks("s1", 2, None)) == [(1, 2)]
 
 
 def test_a_save_without_points_changes_only_the_record(store: RedisStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
-    assert store.save(record(2, 0), 1, None, reset=False)
+    assert SaveResult.SAVED is store.save(record(2, 0), 1, None, reset=False)
     assert store.get("s1") == record(2, 0)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0)]
 
@@ -125,15 +134,14 @@ def test_delete_and_missing_sessions(store: RedisStore, raw: redis.Redis) -> Non
     assert not store.delete("s1")
     assert store.get("s1") is None
     assert store.chunks("s1", 0, None) == []
-    assert not store.save(record(2, 1), 1, None, reset=False)
+    assert SaveResult.STALE is store.save(record(2, 1), 1, None, reset=False)
     assert raw.keys("*") == []
 
 
 def test_create_refuses_an_existing_id(store: RedisStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
     store.save(record(2, 3), 1, chunk(1, 3), reset=False)
-    with pytest.raises(Conflict, match="already exists"):
-        store.create(record(1, 0), Chunk(0, 0, {"step": [7]}))
+    assert not store.create(record(1, 0), Chunk(0, 0, {"step": [7]}))
     assert store.get("s1") == record(2, 3)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0), (1, 3)]
 
@@ -141,9 +149,9 @@ def test_create_refuses_an_existing_id(store: RedisStore) -> None:
 def test_a_retried_save_is_applied_once(store: RedisStore) -> None:
     """What redis-py's retry does after a lost reply: the same call, sent again."""
     store.create(record(1, 0), chunk(0, 0))
-    assert store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-a")
-    assert store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-a")
-    assert not store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-b")
+    assert SaveResult.SAVED is store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-a")
+    assert SaveResult.SAVED is store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-a")
+    assert SaveResult.STALE is store.save_with_token(record(2, 3), 1, chunk(1, 3), False, "call-b")
     assert store.get("s1") == record(2, 3)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0), (1, 3)]
 
@@ -157,8 +165,8 @@ def test_numpy_columns_are_stored_as_json(store: RedisStore, raw: redis.Redis) -
     session_key, chunks_key = store.keys("s1")
     assert (session_key, chunks_key) == ("descent:session:{s1}", "descent:chunks:{s1}")
     fields = cast(dict[bytes, bytes], raw.hgetall(session_key))
-    assert sorted(fields) == [b"created_at", b"span", b"spec", b"state", b"token", b"updated_at",
-                              b"version"]  # fmt: skip
+    assert sorted(fields) == [b"created_at", b"owner", b"span", b"spec", b"state", b"token",
+                              b"updated_at", b"version"]  # fmt: skip
     assert orjson.loads(fields[b"spec"]) == {"k": 1}
     assert orjson.loads(fields[b"state"]) == {"step": 3}
     members = cast(list[tuple[bytes, float]], raw.zrange(chunks_key, 0, -1, withscores=True))
@@ -192,7 +200,8 @@ def test_acknowledged_writes_survive_a_sigkill_of_redis(redis_server: RedisServe
     store = RedisStore(redis_server.url)
     store.create(record(1, 0), chunk(0, 0))
     for version in range(2, 12):
-        assert store.save(record(version, version), version - 1, chunk(version, version), False)
+        saved = store.save(record(version, version), version - 1, chunk(version, version), False)
+        assert saved is SaveResult.SAVED
     redis_server.kill()
     redis_server.start()
     assert store.get("s1") == record(11, 11)
@@ -229,7 +238,7 @@ def test_a_stopped_server_is_unavailable_and_recovers(redis_server: RedisServer)
     assert time.monotonic() - began < 10
     redis_server.start()
     store.ping()
-    assert store.save(record(2, 1), 1, chunk(1, 1), reset=False)
+    assert SaveResult.SAVED is store.save(record(2, 1), 1, chunk(1, 1), reset=False)
     store.close()
 
 

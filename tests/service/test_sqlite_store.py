@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from service.errors import StoreUnavailable
-from service.stores import Chunk, SessionRecord, SQLiteStore
+from service.stores import Chunk, SaveResult, SessionRecord, SQLiteStore
 from service.stores.sqlite import sqlite_path
+
+BASE = datetime.now(UTC)
+NOW = BASE.isoformat(timespec="milliseconds")
+
+
+def stamp(version: int) -> str:
+    """A write time that increases with the version, now-ish (stores expire idle sessions)."""
+    return (BASE + timedelta(milliseconds=version)).isoformat(timespec="milliseconds")
 
 
 def record(version: int, step: int) -> SessionRecord:
-    return SessionRecord("s1", version, "t0", f"t{version}", {"k": 1}, {"step": step})
+    return SessionRecord("s1", version, NOW, stamp(version), {"k": 1}, {"step": step})
 
 
 def chunk(first: int, last: int) -> Chunk:
@@ -26,8 +35,8 @@ def store(tmp_path: Path) -> SQLiteStore:
 
 def test_compare_and_set_applies_only_on_the_expected_version(store: SQLiteStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
-    assert store.save(record(2, 3), 1, chunk(1, 3), reset=False)
-    assert not store.save(record(2, 9), 1, chunk(4, 9), reset=False)
+    assert SaveResult.SAVED is store.save(record(2, 3), 1, chunk(1, 3), reset=False)
+    assert SaveResult.STALE is store.save(record(2, 9), 1, chunk(4, 9), reset=False)
     stored = store.get("s1")
     assert stored is not None
     assert (stored.version, stored.state) == (2, {"step": 3})
@@ -46,7 +55,7 @@ def test_chunks_overlapping_a_range(store: SQLiteStore) -> None:
 def test_reset_replaces_the_trajectory(store: SQLiteStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
     store.save(record(2, 5), 1, chunk(1, 5), reset=False)
-    assert store.save(record(3, 0), 2, Chunk(0, 0, {"step": [0]}), reset=True)
+    assert SaveResult.SAVED is store.save(record(3, 0), 2, Chunk(0, 0, {"step": [0]}), reset=True)
     assert [(c.first_step, c.last_step) for c in store.chunks("s1", 0, None)] == [(0, 0)]
 
 
@@ -56,7 +65,7 @@ def test_delete_and_missing_sessions(store: SQLiteStore) -> None:
     assert not store.delete("s1")
     assert store.get("s1") is None
     assert store.chunks("s1", 0, None) == []
-    assert not store.save(record(2, 1), 1, None, reset=False)
+    assert SaveResult.STALE is store.save(record(2, 1), 1, None, reset=False)
 
 
 def test_data_survives_reopening(tmp_path: Path) -> None:

@@ -1,0 +1,156 @@
+"""Request ids, structured JSON logs and Prometheus metrics.
+
+``RequestTelemetry`` is a pure ASGI middleware: it gives every request an id (the client's
+``X-Request-ID`` when it is a sane token, else a new one) echoed in the answer, times it, counts
+it by route template and status, and logs one JSON line. ``/metrics`` serves the registry; with
+several workers set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory per start) and the answer
+adds up every worker's counters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "descent_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "descent_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+STEPS = Counter("descent_optimizer_steps_total", "Optimizer steps computed.", ["kind"])
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+logger = logging.getLogger("descent.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record, with the fields passed in ``extra``."""
+
+    _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {k: v for k, v in vars(record).items() if k not in self._STANDARD}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the service's own loggers (idempotent)."""
+    service = logging.getLogger("descent")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in service.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        service.addHandler(handler)
+        service.propagate = False
+    service.setLevel(level)
+
+
+class RequestTelemetry:
+    """Request id, timing, metrics and an access log line for every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        began = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - began
+            route = _route_template(scope)
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template (bounded label values), or "unmatched".
+
+    The router records the route it chose in the scope, which this middleware shares."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+LiveReading = tuple[str, str, str, float]
+"""A value read at scrape time: kind ("gauge" or "counter"), name, documentation, value."""
+
+
+class _LiveCollector(Collector):
+    """Values read at scrape time from the answering process."""
+
+    def __init__(self, read: Callable[[], Iterable[LiveReading]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        for kind, name, documentation, value in self._read():
+            family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
+            yield family(name, documentation, value=value)
+
+
+def metrics_text(live: Callable[[], Iterable[LiveReading]]) -> tuple[bytes, str]:
+    """The Prometheus exposition of every metric, with ``live`` gauges read now."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        for collector in (REQUESTS, LATENCY, STEPS):
+            registry.register(collector)
+    registry.register(_LiveCollector(live))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
