@@ -14,7 +14,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DESCENT_STORE_URL=sqlite:////data/descent.db \
     WEB_CONCURRENCY=2 \
-    PORT=8000
+    PORT=8000 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/descent-metrics
 RUN groupadd --gid 10001 descent \
     && useradd --create-home --uid 10001 --gid 10001 descent \
     && mkdir /data \
@@ -26,5 +27,6 @@ VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"]
-# uvicorn takes its worker count from WEB_CONCURRENCY.
-CMD ["sh", "-c", "exec uvicorn api.main:app --host 0.0.0.0 --port \"$PORT\" --timeout-graceful-shutdown 30"]
+# uvicorn takes its worker count from WEB_CONCURRENCY; the workers add up their metrics in
+# PROMETHEUS_MULTIPROC_DIR, emptied at every start.
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn api.main:app --host 0.0.0.0 --port \"$PORT\" --timeout-graceful-shutdown 30"]

@@ -7,12 +7,9 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import get_sessions, get_store
 from api.responses import ProblemResponse
 from api.schemas import Problem
 from service.errors import (
@@ -117,8 +114,25 @@ async def _validation_error(request: Request, error: Exception) -> ProblemRespon
     )
 
 
+def _unparsable(cause: BaseException | None) -> str | None:
+    """Why a body FastAPI could not parse is not JSON (it answers a bare 400 for these)."""
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8"
+    if isinstance(cause, ValueError):
+        return f"a number cannot be read ({cause})"
+    return None
+
+
 async def _http_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, StarletteHTTPException)
+    reason = _unparsable(error.__cause__) if error.status_code == 400 else None
+    if reason is not None:
+        return problem(
+            400, f"The request body is not valid JSON: {reason}", slug="malformed-json",
+            title="Malformed JSON",
+        )  # fmt: skip
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).phrase
     if error.status_code == 404 and detail == "Not Found":
         detail = f"There is no resource at {request.url.path}."
@@ -143,64 +157,68 @@ def install_error_handlers(app: FastAPI) -> None:
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _COMMON_PROBLEMS = {
-    400: "Malformed JSON: the body does not parse",
-    401: "An API key is needed (when the server is configured with DESCENT_API_KEYS)",
-    404: "No such resource (or session, or not visible to this API key)",
-    413: "The request body is larger than DESCENT_MAX_BODY_BYTES",
-    422: "Invalid or over-limit request; `errors` names every refused field",
-    503: "The session store does not answer",
+    "400": "Malformed JSON: the body does not parse",
+    "401": "An API key is needed (when the server is configured with DESCENT_API_KEYS)",
+    "404": "No such resource (or session, or not one of this API key's)",
+    "413": "The request body is larger than DESCENT_MAX_BODY_BYTES",
+    "431": "The request headers are larger than DESCENT_MAX_HEADER_BYTES",
+    "422": "Invalid or over-limit request; `errors` names every refused field",
+    "503": "The session store does not answer",
 }
 
 
-def _uses(dependant: Dependant, calls: tuple[Any, ...]) -> bool:
-    return dependant.call in calls or any(_uses(d, calls) for d in dependant.dependencies)
-
-
-def _problem_codes(route: APIRoute) -> set[int]:
-    """The problem answers an operation can give whatever its handler does: 413 for any body
-    (the limit is checked before routing), 400 and 422 for a JSON body, 422 for parameters,
-    404 for a path with ids, 401 under /v1, 503 where the session store is used."""
-    dependant = route.dependant
-    codes = {413}
-    if route.body_field is not None:
-        codes |= {400, 422}
-    if dependant.query_params or dependant.header_params or dependant.path_params:
-        codes.add(422)
-    if dependant.path_params:
-        codes.add(404)
-    if route.path_format.startswith("/v1"):
-        codes.add(401)
-    if _uses(dependant, (get_store, get_sessions)):
-        codes.add(503)
+def _problem_codes(path: str, operation: dict[str, Any]) -> set[str]:
+    """The problem answers an operation can give whatever its handler does: 413 and 431 for any
+    request (the size limits are checked before routing), 400 and 422 for a JSON body, 422 for
+    parameters, 404 for a path with ids, 401 under /v1 (API keys), 503 where sessions are
+    stored."""
+    codes = {"413", "431"}
+    parameters = operation.get("parameters", [])
+    if "requestBody" in operation:
+        codes |= {"400", "422"}
+    if parameters:
+        codes.add("422")
+    if any(parameter["in"] == "path" for parameter in parameters):
+        codes.add("404")
+    if path.startswith("/v1"):
+        codes.add("401")
+    if path.startswith("/v1/sessions"):
+        codes.add("503")
     return codes
 
 
+def _with_problems(schema: dict[str, Any]) -> None:
+    """Declares the common problem answers of every operation and documents every error answer
+    as application/problem+json with the ``Problem`` schema (replacing FastAPI's 422
+    ``HTTPValidationError``, which this app never sends)."""
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            for code in sorted(_problem_codes(path, operation) - set(responses)):
+                responses[code] = {"description": _COMMON_PROBLEMS[code]}
+            for code, response in responses.items():
+                if code.isdigit() and int(code) >= 400:
+                    if response.get("description") == "Validation Error":
+                        response["description"] = _COMMON_PROBLEMS["422"]
+                    response["content"] = _PROBLEM_CONTENT
+            operation["responses"] = dict(sorted(responses.items()))
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schema.pop("$defs", {}))
+    components["Problem"] = problem_schema
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+
+
 def document_problems(app: FastAPI) -> None:
-    """Documents every error answer of every operation as application/problem+json with the
-    ``Problem`` schema, and declares the problem answers common to all operations (FastAPI's
-    own 422 ``HTTPValidationError`` is never used: it is replaced). Call after the routers are
-    included."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        for code in sorted(_problem_codes(route)):
-            if code not in route.responses and str(code) not in route.responses:
-                route.responses[code] = {"description": _COMMON_PROBLEMS[code]}
-        for code, entry in list(route.responses.items()):
-            if str(code).isdigit() and int(code) >= 400 and not {"content", "model"} & set(entry):
-                route.responses[code] = {**entry, "content": _PROBLEM_CONTENT}
+    """Makes the app's OpenAPI schema document its problem answers (see ``_with_problems``)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
         schema = build()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(problem_schema.pop("$defs", {}))
-        components["Problem"] = problem_schema
-        schema["components"]["schemas"] = dict(sorted(components.items()))
-        app.openapi_schema = schema
+        if "Problem" not in schema.get("components", {}).get("schemas", {}):
+            _with_problems(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

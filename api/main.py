@@ -15,10 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from api.errors import document_problems, install_error_handlers
-from api.middleware import ApiKeyAuth, BodySizeLimit
+from api.middleware import ApiKeyAuth, BodySizeLimit, HeaderSizeLimit
 from api.observability import RequestTelemetry, configure_logging
 from api.responses import NumpyJSONResponse
 from api.routes import analysis, catalogue, examples, health, landscape, runs, sessions
+from api.routes.explorer import mount_explorer
 from core.expression import ExpressionLimits
 from service.expressions import ExpressionCompiler
 from service.sessions import SessionService
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(resolved.log_level)
     app.add_middleware(ApiKeyAuth, keys=split_list(resolved.api_keys))
     app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
+    app.add_middleware(HeaderSizeLimit, max_bytes=resolved.max_header_bytes)
     if resolved.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     document_problems(app)
     _serve_docs_offline(app)
+    mount_explorer(app)
     return app
 
 

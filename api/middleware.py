@@ -56,6 +56,30 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+class HeaderSizeLimit:
+    """Refuses requests whose header names and values together exceed ``max_bytes`` with 431.
+
+    The HTTP server (uvicorn with httptools) sets no limit of its own, so this keeps oversized
+    headers away from the rest of the app; a proxy in front should also bound them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope["headers"])
+            if size > self.max_bytes:
+                response = problem(
+                    431,
+                    f"The request headers hold {size} bytes; the limit is {self.max_bytes}.",
+                    slug="headers-too-large",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _replay(messages: list[Message], receive: Receive) -> Receive:
     """A receive channel that yields ``messages`` first, then defers to ``receive``."""
     pending = list(messages)

@@ -27,7 +27,7 @@ SessionStatus = Literal["ready", "converged", "max_steps", "diverged", "time_lim
 class ProblemFieldError(BaseModel):
     """One reason a request was refused, located by its JSON path."""
 
-    loc: list[str | int] = Field(description='Path of the field, e.g. ["body", "stop", "max_steps"].')
+    loc: list[str | int] = Field(description='The field\'s JSON path, e.g. ["body", "start", 0].')
     msg: str
 
 

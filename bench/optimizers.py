@@ -617,7 +617,7 @@ def time_optimizers(
             result = core_action()
             what = f"{case.label} on {problem.name}"
             _check_ran_through(result, what)
-            core_final = result.final[0].params[0]
+            core_final = result.row(0).params[0]
             difference = relative_difference(hand_action(), core_final)
             if not difference <= AGREEMENT:
                 raise SystemExit(
@@ -628,7 +628,7 @@ def time_optimizers(
             if torch is not None and case.torch is not None and case.torch_same_points:
                 check = min(steps, TORCH_CHECK_STEPS)
                 torch_final = torch_loop(torch, problem, case.torch, check, lr)()
-                core_check = core_run(loss, optimizer, starts, check).final[0].params[0]
+                core_check = core_run(loss, optimizer, starts, check).row(0).params[0]
                 torch_worst = max(torch_worst, relative_difference(torch_final, core_check))
             elif "torch" in actions:
                 note = "torch: SGD(nesterov=True), the torch form"

@@ -8,7 +8,9 @@ Method:
    instead of a failure). The Hessian is not modified, so saddles and maxima attract as well as
    minima. Steps are capped at a quarter of the box diagonal; a start is dropped once it is
    not finite or wanders more than a box diagonal outside the box, and frozen once its step is
-   negligible. ``deadline`` is checked between iterations.
+   below rounding or 1e-20 of the box diagonal (Newton converges only linearly to a degenerate
+   point and must get far closer than the deduplication tolerance, see step 4). ``deadline``
+   is checked between iterations.
 3. A start is accepted when it ends inside the box (closed, up to rounding) with
    ‖∇f‖ ≤ gradient_tol·max(1, ‖H‖₂) — the criterion of ``core.analysis`` — and
    ‖∇f‖ ≤ ``GRADIENT_RTOL``·(median ‖∇f‖ over the starts), which keeps a loss multiplied by 1e-9
@@ -16,7 +18,10 @@ Method:
    converges only linearly, pass after the fixed number of iterations.
 4. Accepted points closer than ``DEDUP_RTOL`` of the box (per coordinate, relative to its
    width) are one point; the one with the smallest gradient represents it. Each representative
-   gets ``REFINE_ITERATIONS`` more Newton steps, then ``analyze_many`` classifies them.
+   gets ``REFINE_ITERATIONS`` more Newton steps, then ``analyze_many`` classifies them, with
+   eigenvalues compared to the largest |λ| at the point and a deduplication tolerance away:
+   where the Hessian vanishes (x⁴ + y⁴ at 0) Newton ends a rounding error away, where the
+   Hessian is tiny but definite, and the point is reported ``degenerate`` all the same.
 5. Sorted by classification (minima, maxima, saddles, degenerate), then value, then
    coordinates, with values and coordinates rounded to their tolerances so rounding noise does
    not reorder them.
@@ -50,7 +55,7 @@ DEDUP_RTOL = 1e-6
 BOX_RTOL = 1e-9
 STEP_CAP = 0.25
 WANDER = 1.0
-FROZEN_RTOL = 1e-15
+FROZEN_RTOL = 1e-20
 CHUNK_ENTRIES = 1 << 21
 """Hessian entries evaluated at once (16 MiB of float64), to bound memory for large n."""
 
@@ -183,8 +188,9 @@ def _iterate(
         outside = np.maximum(lower - theta[rows], theta[rows] - upper).max(axis=-1)
         lost = ~np.isfinite(theta[rows]).all(axis=-1) | (outside > WANDER * diagonal)
         alive[rows[lost]] = False
-        scale = 1.0 + np.abs(theta[rows]).max(axis=-1)
-        still = length > FROZEN_RTOL * np.maximum(scale, diagonal)
+        # A step below rounding (or negligible on the box's scale) moves no more.
+        rounding = 4 * np.finfo(np.float64).eps * np.abs(theta[rows]).max(axis=-1)
+        still = length > np.maximum(rounding, FROZEN_RTOL * diagonal)
         moving[rows] = alive[rows] & still
         done += 1
     _, gradient_norm, spectral_norm, finite = _newton_step(loss, theta)

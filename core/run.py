@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,18 +143,45 @@ class Trajectory(NamedTuple):
 
 
 class RunResult(NamedTuple):
-    """The outcome of ``run``: per-row final iterates, stopping reasons and the recording.
+    """The outcome of ``run``: every row's last kept iterate, stopping reason and step count.
 
-    ``final[b]`` is row b's last kept iterate (a batch of one: arrays of shape (1, n)), so a
-    session resumes from it exactly; ``nit[b]`` is its step count; ``last_update[b]`` is the
-    change of θ made by the step that reached it (None if no step did).
+    ``final`` holds the rows' last iterates as batch arrays (params (B, n), loss (B,), grad
+    (B, n), state arrays (B, ...)); ``last_update`` (B, n) is the change of θ made by the step
+    that reached each (NaN where no step did). ``row(b)`` is row b's iterate as a batch of one:
+    for a single start it is exactly where a session resumes.
     """
 
-    final: list[Iterate]
+    final: Iterate
     reasons: list[Reason]
     nit: NDArray[np.int64]
     trajectory: Trajectory
-    last_update: list[Array | None]
+    last_update: Array
+
+    def row(self, b: int) -> Iterate:
+        """Row ``b``'s last iterate, arrays of shape (1, ...); its step count is ``nit[b]``."""
+        one = slice(b, b + 1)
+        taken = int(self.nit[b]) - self.final.step
+        state = tree_map(
+            lambda leaf: (
+                leaf[one]
+                if isinstance(leaf, np.ndarray)
+                else leaf + taken
+                if isinstance(leaf, int)
+                else leaf
+            ),
+            self.final.opt_state,
+        )
+        final = self.final
+        return Iterate(final.params[one], final.loss[one], final.grad[one], state, int(self.nit[b]))
+
+    def update_of(self, b: int) -> Array | None:
+        """The change of θ that reached row ``b``'s last point (None if no step did)."""
+        update = self.last_update[b : b + 1]
+        return None if np.isnan(update).all() else update
+
+
+_REASONS = list(Reason)
+_CODES = {reason: code for code, reason in enumerate(_REASONS)}
 
 
 def grad_norm(grad: Array) -> Array:
@@ -332,8 +359,8 @@ def _single_loop(
         step,
     )
     nit = np.array([step], dtype=np.int64)
-    update = None if last is None else last[np.newaxis]
-    return RunResult([final], [reason], nit, recording.trajectory(), [update])
+    update = np.full_like(final.params, np.nan) if last is None else last[np.newaxis]
+    return RunResult(final, [reason], nit, recording.trajectory(), update)
 
 
 def _divergence(params: Array, value: Array, norm: Array, rule: StopRule) -> Reason:
@@ -360,10 +387,11 @@ def _batch_loop(
     out_params, out_loss, out_norm = recording.params, recording.loss, recording.grad_norm
     out_grad, out_update, out_state = recording.grad, recording.update, recording.state
     updates: Array | None = None
-    final: list[Iterate | None] = [None] * rows
-    last_update: list[Array | None] = [None] * rows
+    final_params, final_value, final_grad = params.copy(), value.copy(), grad.copy()
+    final_state = [leaf.copy() for leaf in array_leaves(state)]
+    last_update = np.full_like(params, np.nan)
     last: Array | None = None
-    reasons: list[Reason] = [Reason.STEPS_DONE] * rows
+    codes = np.full(rows, _CODES[Reason.STEPS_DONE], dtype=np.int64)
     nit = np.full(rows, first_step, dtype=np.int64)
     active = np.arange(rows)
     everyone = True
@@ -384,16 +412,19 @@ def _batch_loop(
 
     def retire(mask: NDArray[np.bool_], reason: Reason, at: int, kept: tuple[Any, ...]) -> None:
         """Ends the rows in ``mask`` at step ``at`` with iterate pieces ``kept``."""
+        if not mask.any():
+            return
         kept_params, kept_value, kept_grad, kept_state, kept_update = kept
-        for local in np.flatnonzero(mask):
-            row = int(active[local])
-            one = np.array([local])
-            final[row] = Iterate(
-                kept_params[one], kept_value[one], kept_grad[one], _take_rows(kept_state, one), at
-            )
-            last_update[row] = None if kept_update is None else kept_update[one]
-            reasons[row] = reason
-            nit[row] = at
+        ended = active[mask]
+        final_params[ended] = kept_params[mask]
+        final_value[ended] = kept_value[mask]
+        final_grad[ended] = kept_grad[mask]
+        for out, leaf in zip(final_state, array_leaves(kept_state), strict=True):
+            out[ended] = leaf[mask]
+        if kept_update is not None:
+            last_update[ended] = kept_update[mask]
+        codes[ended] = _CODES[reason]
+        nit[ended] = at
 
     if slot_of[0] == 0:
         record(0)
@@ -476,8 +507,13 @@ def _batch_loop(
     if active.size:
         reason = Reason.MAX_STEPS if step >= rule.max_steps else Reason.STEPS_DONE
         retire(np.ones(active.size, dtype=bool), reason, step, (params, value, grad, state, last))
-    assert all(f is not None for f in final)
-    return RunResult(cast(list[Iterate], final), reasons, nit, recording.trajectory(), last_update)
+    recorded = iter(final_state)
+    state_at_end = tree_map(
+        lambda leaf: next(recorded) if isinstance(leaf, np.ndarray) else leaf, start.opt_state
+    )
+    final = Iterate(final_params, final_value, final_grad, state_at_end, first_step)
+    reasons = [_REASONS[code] for code in codes.tolist()]
+    return RunResult(final, reasons, nit, recording.trajectory(), last_update)
 
 
 def _either(

@@ -39,29 +39,49 @@ class EmptyState(NamedTuple):
     """State of a stateless transformation."""
 
 
+def _identity_init(params: Array) -> EmptyState:
+    return EmptyState()
+
+
+def _identity_update(updates: Array, state: EmptyState, params: Array) -> tuple[Array, EmptyState]:
+    return updates, state
+
+
+_IDENTITY = GradientTransformation(_identity_init, _identity_update)
+
+
 def identity() -> GradientTransformation:
     """Leaves updates unchanged."""
-
-    def init(params: Array) -> EmptyState:
-        return EmptyState()
-
-    def update(updates: Array, state: EmptyState, params: Array) -> tuple[Array, EmptyState]:
-        return updates, state
-
-    return GradientTransformation(init, update)
+    return _IDENTITY
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
-    """Applies ``transforms`` in order; the state is the tuple of their states."""
+    """Applies ``transforms`` in order; the state is the tuple of their states.
+
+    Identity transformations (a zero weight decay, a zero momentum) are left out: they change
+    nothing and hold no state, and the chain runs once per optimizer step."""
+    active = tuple(t for t in transforms if t is not _IDENTITY)
 
     def init(params: Array) -> tuple[Any, ...]:
-        return tuple(t.init(params) for t in transforms)
+        return tuple(t.init(params) for t in active)
+
+    if len(active) == 2:
+        (first, second) = (active[0].update, active[1].update)
+
+        def update_pair(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            updates, one = first(updates, state[0], params)
+            updates, two = second(updates, state[1], params)
+            return updates, (one, two)
+
+        return GradientTransformation(init, update_pair)
 
     def update(
         updates: Array, state: tuple[Any, ...], params: Array
     ) -> tuple[Array, tuple[Any, ...]]:
         new_state = []
-        for transform, inner in zip(transforms, state, strict=True):
+        for transform, inner in zip(active, state, strict=True):
             updates, updated = transform.update(updates, inner, params)
             new_state.append(updated)
         return updates, tuple(new_state)

@@ -226,8 +226,23 @@ def build_stop(spec: StopSpec, default_max_steps: int, settings: Settings) -> St
 
 
 def build_start(spec: RunSpec, loss: Loss) -> Array:
-    """θ₀ as a batch of one, checked against the loss's dimension."""
-    return check_point(spec.start, loss, ("start",))[np.newaxis, :]
+    """θ₀ as a batch of one, checked against the loss's dimension and for a finite f and ∇f."""
+    params = check_point(spec.start, loss, ("start",))[np.newaxis, :]
+    check_finite_starts(params, loss, lambda _: ("start",))
+    return params
+
+
+def check_finite_starts(
+    starts: Array, loss: Loss, loc: Callable[[int], tuple[str | int, ...]]
+) -> None:
+    """Refuses starts (rows) where f or ∇f is not finite: no step can be taken from them, and
+    an answer holding their values would hold NaN or ±Infinity."""
+    value, grad = loss.value_and_grad(starts)
+    finite = np.isfinite(value) & np.isfinite(grad).all(axis=-1)
+    if not finite.all():
+        raise InvalidSpecification.at(
+            loc(int(np.argmin(finite))), "the loss or its gradient is not finite at this point"
+        )
 
 
 def check_point(point: Sequence[float], loss: Loss, loc: tuple[str | int, ...]) -> Array:

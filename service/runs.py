@@ -27,6 +27,7 @@ from service.build import (
     build_problem,
     build_start,
     build_stop,
+    check_finite_starts,
     check_point,
     internals_reader,
     problem_on,
@@ -115,7 +116,7 @@ def _outcome(
     own_limit: bool,
     settings: Settings,
 ) -> RunOutcome:
-    reason, final = result.reasons[row], result.final[row]
+    reason, final = result.reasons[row], result.row(row)
     message = stop_message(reason, final.step, problem.rule)
     if reason is Reason.TIME_LIMIT and not own_limit:
         message = time_limit_message(final.step, settings)
@@ -138,7 +139,7 @@ def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) 
     start = start_iterate(problem.loss, problem.optimizer, build_start(spec, problem.loss))
     deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
     result = _run(problem, start, spec.record, deadline)
-    analysis = final_analysis(problem.loss, result.final[0])
+    analysis = final_analysis(problem.loss, result.row(0))
     return _outcome(
         problem, result, 0, spec.record, internals_of(spec), analysis, own_limit, settings
     )
@@ -176,6 +177,7 @@ def run_batch(
     starts = np.stack(
         [check_point(start, loss, ("starts", i)) for i, start in enumerate(spec.starts)]
     )
+    check_finite_starts(starts, loss, lambda i: ("starts", i))
     rule = build_stop(spec.stop, settings.default_max_steps, settings)
     runs = len(spec.optimizers) * len(starts)
     _check_points(runs * (rule.max_steps // spec.record.every + 2), settings)
@@ -186,7 +188,7 @@ def run_batch(
         result = _run(
             problem, start_iterate(loss, problem.optimizer, starts), spec.record, deadline
         )
-        finals = np.concatenate([final.params for final in result.final])
+        finals = result.final.params
         analyses = analyze_many(loss, finals) if spec.analysis else [None] * len(starts)
         internals = internals_reader(optimizer) if spec.record.state else None
         outcomes.extend(

@@ -346,7 +346,7 @@ class SessionService:
             deadline=began + budget,
         )
         elapsed = float(state["elapsed"]) + time.perf_counter() - began
-        reason, final = result.reasons[0], result.final[0]
+        reason, final = result.reasons[0], result.row(0)
         status = status_of(reason)
         message = stop_message(reason, final.step, problem.rule)
         if reason is Reason.TIME_LIMIT and not own_limit:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         "sqlite:////abs/path for absolute) or redis://host:port/db.",
     )
     max_body_bytes: int = Field(1_000_000, gt=0, description="Largest request body accepted.")
+    max_header_bytes: int = Field(
+        65_536, gt=0, description="Largest total size of a request's header names and values."
+    )
     max_dimension: int = Field(32, gt=0, description="Most parameters (variables) of a loss.")
     max_steps: int = Field(
         100_000,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from core.catalogue import meaning as _meaning
 
@@ -20,16 +21,60 @@ NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
+MAX_INTEGER = 2**53 - 1
+"""The largest integer a request may hold (I-JSON, RFC 7493): larger ones do not survive JSON
+parsers that read numbers as doubles, nor 64-bit storage."""
+
+
+def _oversized(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where ``value`` is, or (in lists) holds, an integer beyond ±MAX_INTEGER; objects are
+    checked by their own models. Fast for long lists of numbers (a quadratic's A, a batch's
+    starts): the location is only looked for once there is one."""
+    if type(value) is int:
+        return loc if not -MAX_INTEGER <= value <= MAX_INTEGER else None
+    if type(value) is not list:
+        return None
+    pending: list[list[Any]] = [value]
+    while pending:
+        for item in pending.pop():
+            if type(item) is list:
+                pending.append(item)
+            elif type(item) is int and not -MAX_INTEGER <= item <= MAX_INTEGER:
+                found = (_oversized(entry, (*loc, i)) for i, entry in enumerate(value))
+                return next(where for where in found if where is not None)
+    return None
+
+
 class Spec(BaseModel):
-    """Base of every request model: unknown fields and NaN/Infinity are refused."""
+    """Base of every request model: unknown fields, NaN/Infinity and integers beyond
+    ±MAX_INTEGER are refused."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integers_fit(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for key, value in data.items():
+            loc = _oversized(value, (key,))
+            if loc is not None:
+                error = PydanticCustomError(
+                    "int_too_large",
+                    "integers must lie within ±{limit} (2⁵³ − 1); write larger numbers as "
+                    "floats, e.g. 1e30",
+                    {"limit": MAX_INTEGER},
+                )
+                raise ValidationError.from_exception_data(
+                    cls.__name__, [InitErrorDetails(type=error, loc=loc, input=value)]
+                )
+        return data
 
 
 class ExpressionLossSpec(Spec):
     """A formula in named variables, differentiated symbolically."""
 
-    type: Literal["expression"] = "expression"
+    type: Literal["expression"]
     expression: str = Field(
         min_length=1,
         max_length=100_000,

@@ -109,8 +109,8 @@ def row_columns(
     )
     if columns.step.size and columns.step[-1] == last:
         return columns
-    final = result.final[row]
-    update = result.last_update[row]
+    final = result.row(row)
+    update = result.update_of(row)
     tail = Columns(
         np.array([last], dtype=np.int64),
         final.params,

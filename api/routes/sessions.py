@@ -28,7 +28,7 @@ from api.schemas import (
 from service.errors import InvalidSpecification, NotFound
 from service.sessions import Session, SessionService
 from service.settings import Settings
-from service.specs import ResetRequest, RunSpec, SessionPatch
+from service.specs import MAX_INTEGER, ResetRequest, RunSpec, SessionPatch
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -50,6 +50,17 @@ IdempotencyKey = Annotated[
         description="Retries with the same key get the first answer; nothing is done twice.",
     ),
 ]
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One event: `points` (data: the new trajectory points, id: the last step), "
+    "`end` (data: the final status) or `timeout` (reconnect to go on).",
+    "properties": {
+        "event": {"type": "string", "enum": ["points", "end", "timeout"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 PRECONDITION: dict[int | str, dict[str, Any]] = {
     412: {"description": "If-Match names a stale version"}
 }
@@ -63,7 +74,7 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit()):
         raise InvalidSpecification.at(("header", "If-Match"), 'expected an ETag such as "7"')
     return int(tag)
 
@@ -161,7 +172,7 @@ def run_session(
 @router.get(
     "/{session_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"text/event-stream": {"itemSchema": SSE_EVENT}}}},
 )
 async def session_events(
     session_id: SessionId,
@@ -169,14 +180,16 @@ async def session_events(
     owner: OwnerDep,
     settings: SettingsDep,
     after: Annotated[
-        int | None, Query(ge=0, description="Send points after this step (default: now).")
+        int | None,
+        Query(ge=0, le=MAX_INTEGER, description="Send points after this step (default: now)."),
     ] = None,
-    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=16)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: new points as they are stored, then the status once it stops."""
     session = await run_in_threadpool(sessions.get, session_id, owner)
-    if after is None and last_event_id is not None and last_event_id.isdigit():
-        after = int(last_event_id)
+    resume = last_event_id or ""
+    if after is None and resume.isascii() and resume.isdigit():
+        after = int(resume)
     start = int(session.state["step"]) if after is None else after
     events = session_event_stream(sessions, session_id, owner, start, settings)
     return StreamingResponse(
@@ -241,9 +254,9 @@ def get_session_trajectory(
     session_id: SessionId,
     sessions: SessionsDep,
     owner: OwnerDep,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0)] = None,
-    every: Annotated[int, Query(ge=1)] = 1,
+    start: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INTEGER)] = None,
+    every: Annotated[int, Query(ge=1, le=MAX_INTEGER)] = 1,
 ) -> NumpyJSONResponse:
     """Stored points with start ≤ step ≤ end, every k-th step (the last always kept)."""
     session, columns, problem = sessions.trajectory(session_id, start, end, every, owner)

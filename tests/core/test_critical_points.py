@@ -110,6 +110,16 @@ def test_a_vanishing_hessian_is_one_degenerate_point(
     np.testing.assert_allclose(point.analysis.point, [0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.parametrize("half_width", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("expression", ["x**4 + y**4", "x**3 - 3*x*y**2"])
+def test_degenerate_points_whatever_the_box(
+    compile_loss: Compile, expression: str, half_width: float
+) -> None:
+    low, high = [-half_width, -0.7 * half_width], [0.8 * half_width, half_width]
+    found = search(compile_loss(expression), low, high, cells=9)
+    assert [p.analysis.classification.value for p in found.points] == ["degenerate"]
+
+
 def test_partly_degenerate_point(compile_loss: Compile) -> None:
     found = search(compile_loss("x**2 + y**4"), [-1, -1], [1, 1], cells=6)
     assert [p.analysis.classification.value for p in found.points] == ["degenerate"]

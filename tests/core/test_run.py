@@ -28,7 +28,7 @@ def test_gradient_descent_converges_at_the_predicted_step(compile_loss: Compile)
         x, expected = x + -0.1 * (3.0 * x), expected + 1
     assert result.reasons == [Reason.GRAD_TOL]
     assert result.nit[0] == expected == 44
-    assert result.final[0].params[0, 0] == x
+    assert result.row(0).params[0, 0] == x
     steps = result.trajectory.step
     np.testing.assert_array_equal(steps[: expected + 1], np.arange(expected + 1))
     assert result.trajectory.params[expected, 0, 0] == x
@@ -43,7 +43,7 @@ def test_divergence_stops_before_the_bound_is_crossed(compile_loss: Compile) -> 
     )  # fmt: skip
     assert result.reasons == [Reason.PARAM_BOUND]
     assert result.nit[0] == 19  # 2¹⁹ < 10⁶ < 2²⁰
-    assert abs(result.final[0].params[0, 0]) == 2.0**19
+    assert abs(result.row(0).params[0, 0]) == 2.0**19
     kept = result.trajectory.step <= result.nit[0]
     assert np.isfinite(result.trajectory.params[kept]).all()
 
@@ -56,7 +56,7 @@ def test_non_finite_values_end_the_run_at_the_last_finite_point(compile_loss: Co
         loss, optimizer, start_iterate(loss, optimizer, np.array([[1.0]])), rule, steps=5000
     )
     assert result.reasons == [Reason.NON_FINITE]
-    last = result.final[0]
+    last = result.row(0)
     assert np.isfinite(last.loss).all()
     # x_k = (−2)^k: at k = 511 the gradient norm √((2x)²) overflows, so 510 is the last point.
     assert last.step == 510
@@ -116,7 +116,7 @@ def test_a_batch_row_equals_the_single_run_from_its_start(compile_loss: Compile)
         np.testing.assert_array_equal(
             single.trajectory.params[kept, 0], batch.trajectory.params[kept, row]
         )
-        np.testing.assert_array_equal(single.final[0].params, batch.final[row].params)
+        np.testing.assert_array_equal(single.row(0).params, batch.row(row).params)
 
 
 def test_resuming_from_the_final_iterate_is_bit_for_bit(compile_loss: Compile) -> None:
@@ -127,7 +127,7 @@ def test_resuming_from_the_final_iterate_is_bit_for_bit(compile_loss: Compile) -
     whole = run(loss, optimizer, start, rule, steps=100)
     first = run(loss, optimizer, start, rule, steps=40)
     assert first.reasons == [Reason.STEPS_DONE]
-    rest = run(loss, optimizer, first.final[0], rule, steps=100, record_start=False)
+    rest = run(loss, optimizer, first.row(0), rule, steps=100, record_start=False)
     assert rest.reasons == [Reason.MAX_STEPS]
     assert rest.trajectory.step[0] == 41
     joined = np.concatenate([first.trajectory.params[:, 0], rest.trajectory.params[:, 0]])
@@ -143,8 +143,8 @@ def test_thinning_records_multiples_of_every(compile_loss: Compile, every: int) 
         StopRule(max_steps=120), steps=120, every=every,
     )  # fmt: skip
     np.testing.assert_array_equal(result.trajectory.step, np.arange(0, 121, every))
-    assert result.final[0].step == 120
-    np.testing.assert_allclose(result.final[0].params, [[0.98**120, 2 * 0.98**120]], rtol=1e-12)
+    assert result.row(0).step == 120
+    np.testing.assert_allclose(result.row(0).params, [[0.98**120, 2 * 0.98**120]], rtol=1e-12)
 
 
 BATCH_LOSSES = [
