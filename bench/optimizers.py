@@ -731,7 +731,7 @@ def time_batch(steps: int, repeats: int) -> list[BatchRow]:
         result = core_action()
         what = f"batch {label}"
         _check_ran_through(result, what)
-        core_final = np.concatenate([iterate.params for iterate in result.final])
+        core_final = result.final.params
         difference = relative_difference(hand_action(), core_final)
         if not difference <= AGREEMENT:
             raise SystemExit(
@@ -775,11 +775,13 @@ def report(
     repeats: int,
     torch: Any | None,
     torch_worst: float,
+    load_at_start: float,
 ) -> None:
     torch_name = "not importable" if torch is None else f"torch {torch.__version__}"
     print(
         f"µs per step, {steps:,} steps, median of {repeats} (numpy {np.__version__}, {torch_name}; "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs at the end)"
+        f"1-min load average {load_at_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the "
+        f"end, {os.cpu_count()} CPUs)"
     )
     header = (
         f"{'optimizer':<23} {'loss':<15} {'core µs':>9} {'hand µs':>9} "
@@ -847,14 +849,15 @@ def main() -> None:
     args = parser.parse_args()
     steps = args.steps or (200 if args.quick else 2_000)
     repeats = args.repeats or (2 if args.quick else 5)
-    batch_steps = args.batch_steps or (10 if args.quick else 1_000)
+    batch_steps = args.batch_steps or (10 if args.quick else 500)
 
+    load_at_start = os.getloadavg()[0]
     torch = _load_torch()
     rows, torch_worst = time_optimizers(
         [rosenbrock_problem(), quadratic_problem()], steps, repeats, torch
     )
     batch = time_batch(batch_steps, repeats)
-    report(rows, batch, steps, batch_steps, repeats, torch, torch_worst)
+    report(rows, batch, steps, batch_steps, repeats, torch, torch_worst, load_at_start)
 
 
 if __name__ == "__main__":
