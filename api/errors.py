@@ -155,14 +155,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _COMMON_PROBLEMS = {
     "400": "Malformed JSON: the body does not parse",
     "401": "An API key is needed (when the server is configured with DESCENT_API_KEYS)",
     "404": "No such resource (or session, or not one of this API key's)",
     "413": "The request body is larger than DESCENT_MAX_BODY_BYTES",
-    "431": "The request headers are larger than DESCENT_MAX_HEADER_BYTES",
     "422": "Invalid or over-limit request; `errors` names every refused field",
+    "431": "The request headers are larger than DESCENT_MAX_HEADER_BYTES",
     "503": "The session store does not answer",
 }
 
@@ -200,7 +199,9 @@ def _with_problems(schema: dict[str, Any]) -> None:
                 if code.isdigit() and int(code) >= 400:
                     if response.get("description") == "Validation Error":
                         response["description"] = _COMMON_PROBLEMS["422"]
-                    response["content"] = _PROBLEM_CONTENT
+                    # A fresh dict each time: shared ones would become YAML aliases.
+                    ref = {"$ref": "#/components/schemas/Problem"}
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
             operation["responses"] = dict(sorted(responses.items()))
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -12,6 +12,7 @@ Tolerances (documented in the README):
 from __future__ import annotations
 
 import math
+import sys
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -95,6 +96,16 @@ def classify_critical_point(critical: bool, curvature: Curvature) -> Classificat
     }.get(curvature, Classification.DEGENERATE)
 
 
+def _representable_momentum(smallest: float, largest: float) -> MomentumSettings | None:
+    """``optimal_momentum``, or None where its numbers overflow (λ near the ends of the float
+    range): an answer holds no ±inf."""
+    try:
+        settings = optimal_momentum(smallest, largest)
+    except ArithmeticError:
+        return None
+    return settings if math.isfinite(settings.lr) and math.isfinite(settings.momentum) else None
+
+
 def optimal_momentum(smallest: float, largest: float) -> MomentumSettings:
     """α* = (2/(√λ₁ + √λₙ))², β* = ((√κ − 1)/(√κ + 1))² for 0 < λ₁ ≤ λₙ, κ = λₙ/λ₁."""
     root_kappa = math.sqrt(largest / smallest)
@@ -126,10 +137,13 @@ def analyze_many(
     with np.errstate(all="ignore"):
         values, gradients = loss.value_and_grad(points)
         hessians = loss.hessian(points)
+        # ‖∇f‖ can overflow where every component is finite; the answer must hold no ±inf.
+        norms = np.linalg.norm(gradients, axis=-1)
     hessians = (hessians + np.swapaxes(hessians, -1, -2)) / 2
     finite = (
         np.isfinite(values)
         & np.isfinite(gradients).all(axis=-1)
+        & np.isfinite(norms)
         & np.isfinite(hessians).all(axis=(-2, -1))
     )
     spectra = np.linalg.eigh(hessians[finite]) if finite.any() else None
@@ -162,7 +176,8 @@ def _classify(
     scale = float(np.abs(eigenvalues).max()) if eigenvalues.size else 0.0
     eigenvalue_tol = eigenvalue_rtol * scale
     gradient_norm = float(np.linalg.norm(gradient))
-    grad_tol = gradient_tol * max(1.0, scale)
+    # A huge tolerance times a huge ‖H‖ overflows; the largest float means the same here.
+    grad_tol = min(gradient_tol * max(1.0, scale), sys.float_info.max)
     curvature = curvature_of(eigenvalues, eigenvalue_tol)
     classification = classify_critical_point(gradient_norm <= grad_tol, curvature)
 
@@ -192,7 +207,7 @@ def _classify(
         escape_direction=escape,
         condition_number=condition,
         stability_bound=2.0 / largest if largest > eigenvalue_tol else None,
-        optimal_momentum=optimal_momentum(smallest, largest) if definite else None,
+        optimal_momentum=_representable_momentum(smallest, largest) if definite else None,
         gradient_tol=grad_tol,
         eigenvalue_tol=eigenvalue_tol,
     )

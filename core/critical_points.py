@@ -85,6 +85,7 @@ class Search(NamedTuple):
     complete: bool
 
 
+@np.errstate(all="ignore")  # a box near the float range overflows: such starts are dropped
 def grid_starts(lower: Array, upper: Array, resolution: Sequence[int]) -> Array:
     """The centres of a grid of ``resolution[k]`` cells along axis k, shape (∏ resolution, n)."""
     axes = [
@@ -198,6 +199,7 @@ def _iterate(
     return _Newton(theta, gradient_norm, spectral_norm, alive), done, finished
 
 
+@np.errstate(all="ignore")  # non-finite values are handled: rows holding them stop
 def find_critical_points(
     loss: Loss,
     lower: Array,

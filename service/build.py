@@ -13,7 +13,7 @@ from core.builtins import make_builtin
 from core.internals import optimizer_internals
 from core.losses import Array, Loss
 from core.quadratic import QuadraticLoss
-from core.run import StopRule
+from core.run import StopRule, grad_norm
 from core.schedules import Schedule
 from core.transforms import GradientTransformation
 from service.errors import InvalidSpecification, LimitExceeded
@@ -235,10 +235,11 @@ def build_start(spec: RunSpec, loss: Loss) -> Array:
 def check_finite_starts(
     starts: Array, loss: Loss, loc: Callable[[int], tuple[str | int, ...]]
 ) -> None:
-    """Refuses starts (rows) where f or ∇f is not finite: no step can be taken from them, and
-    an answer holding their values would hold NaN or ±Infinity."""
-    value, grad = loss.value_and_grad(starts)
-    finite = np.isfinite(value) & np.isfinite(grad).all(axis=-1)
+    """Refuses starts (rows) where f or ‖∇f‖ is not finite (as the run loop judges the points
+    it reaches): an answer holding their values would hold NaN or ±Infinity."""
+    with np.errstate(all="ignore"):
+        value, grad = loss.value_and_grad(starts)
+        finite = np.isfinite(value) & np.isfinite(grad_norm(grad))
     if not finite.all():
         raise InvalidSpecification.at(
             loc(int(np.argmin(finite))), "the loss or its gradient is not finite at this point"
