@@ -243,6 +243,19 @@ def adamw(
     )
 
 
+def _with_weight_decay(
+    step: GradientTransformation,
+    weight_decay: float,
+    decoupled: bool,
+    learning_rate: Schedule,
+) -> GradientTransformation:
+    """``step`` with weight decay: decoupled θ ← θ(1 − γ_kλ) when ``decoupled``, else the L2
+    term g ← g + λθ folded into the gradient the step sees."""
+    if decoupled:
+        return chain(step, add_decoupled_weight_decay(weight_decay, learning_rate))
+    return chain(add_decayed_weights(weight_decay), step)
+
+
 def nadam(
     learning_rate: Schedule,
     beta1: float = 0.9,
@@ -264,9 +277,7 @@ def nadam(
     _check_non_negative("weight_decay", weight_decay)
     _check_non_negative("momentum_decay", momentum_decay)
     step = scale_by_nadam(learning_rate, beta1, beta2, eps, momentum_decay)
-    if decoupled_weight_decay:
-        return chain(step, add_decoupled_weight_decay(weight_decay, learning_rate))
-    return chain(add_decayed_weights(weight_decay), step)
+    return _with_weight_decay(step, weight_decay, decoupled_weight_decay, learning_rate)
 
 
 def radam(
@@ -288,9 +299,7 @@ def radam(
     _check_non_negative("epsilon", eps)
     _check_non_negative("weight_decay", weight_decay)
     step = scale_by_radam(learning_rate, beta1, beta2, eps)
-    if decoupled_weight_decay:
-        return chain(step, add_decoupled_weight_decay(weight_decay, learning_rate))
-    return chain(add_decayed_weights(weight_decay), step)
+    return _with_weight_decay(step, weight_decay, decoupled_weight_decay, learning_rate)
 
 
 def adamax(
