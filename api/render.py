@@ -6,13 +6,14 @@ from typing import Any
 
 from core.analysis import Analysis
 from core.schedules import Schedule
+from service.datasets import hessian_method
 from service.runs import RunOutcome
 from service.sessions import Session
 from service.trajectory import Columns
 
 
-def analysis_body(names: tuple[str, ...], analysis: Analysis) -> dict[str, Any]:
-    """The /v1/analyze answer."""
+def analysis_body(names: tuple[str, ...], analysis: Analysis, method: str) -> dict[str, Any]:
+    """The /v1/analyze answer; ``method`` says how the Hessian was computed."""
     momentum = analysis.optimal_momentum
     return {
         "variables": list(names),
@@ -21,6 +22,7 @@ def analysis_body(names: tuple[str, ...], analysis: Analysis) -> dict[str, Any]:
         "gradient": analysis.gradient,
         "gradient_norm": analysis.gradient_norm,
         "hessian": analysis.hessian,
+        "hessian_method": method,
         "eigenvalues": analysis.eigenvalues,
         "eigenvectors": analysis.eigenvectors,
         "curvature": analysis.curvature.value,
@@ -41,9 +43,10 @@ def trajectory_body(columns: Columns, schedule: Schedule, with_lr: bool) -> dict
 
 
 def run_body(outcome: RunOutcome, with_lr: bool) -> dict[str, Any]:
-    """The /v1/runs answer."""
+    """The /v1/runs answer (with ``parameter_names`` and ``dataset`` for a dataset loss)."""
     final = outcome.final
-    return {
+    data = outcome.problem.data
+    body = {
         "status": outcome.status.value,
         "message": outcome.message,
         "steps": outcome.steps,
@@ -57,8 +60,12 @@ def run_body(outcome: RunOutcome, with_lr: bool) -> dict[str, Any]:
         },
         "analysis": None
         if outcome.analysis is None
-        else analysis_body(outcome.names, outcome.analysis),
+        else analysis_body(outcome.names, outcome.analysis, hessian_method(outcome.problem.loss)),
     }
+    if data is not None:
+        body["parameter_names"] = list(outcome.names)
+        body["dataset"] = data.describe(outcome.steps, outcome.stats)
+    return body
 
 
 def session_body(session: Session) -> dict[str, Any]:
@@ -78,4 +85,8 @@ def session_body(session: Session) -> dict[str, Any]:
         "grad": state["grad"],
         "grad_norm": state["grad_norm"],
         "config": record.spec,
-    }
+    } | (
+        {"parameter_names": state["variables"], "dataset": state["dataset"]}
+        if "dataset" in state
+        else {}
+    )

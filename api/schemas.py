@@ -111,6 +111,9 @@ class AnalysisOut(BaseModel):
     gradient: list[float]
     gradient_norm: float
     hessian: list[list[float]]
+    hessian_method: Literal["exact", "central_differences"] = Field(
+        description="exact, or central differences of the exact gradient (mlp models)."
+    )
     eigenvalues: list[float] = Field(description="Ascending.")
     eigenvectors: list[list[float]] = Field(description="Column j belongs to eigenvalue j.")
     curvature: Curvature
@@ -148,6 +151,15 @@ class TrajectoryOut(BaseModel):
         "state names (momentum_buffer, velocity, exp_avg, exp_avg_sq, max_exp_avg_sq, exp_inf, "
         "sum, square_avg, grad_avg).",
     )
+    epoch: list[float] | None = Field(
+        None, description="Dataset losses: passes over the data so far (examples seen / m)."
+    )
+    batch_loss: list[float | None] | None = Field(
+        None,
+        description="Dataset losses: the mini-batch loss the step reaching each point computed "
+        "its gradient from (at the point before; null at step 0). `loss` is the full-data "
+        "objective.",
+    )
 
 
 class FinalPoint(BaseModel):
@@ -157,6 +169,38 @@ class FinalPoint(BaseModel):
     loss: float
     grad: list[float]
     grad_norm: float
+
+
+class Standardization(BaseModel):
+    """The per-feature shift and scale applied to X: x' = (x − mean) / scale."""
+
+    mean: list[float]
+    scale: list[float]
+
+
+class ModelState(BaseModel):
+    """Batch normalisation's running statistics, one list per normalised layer: what the
+    model uses to predict on new data (evaluation mode)."""
+
+    running_mean: list[list[float]]
+    running_var: list[list[float]]
+
+
+class DatasetOut(BaseModel):
+    """The data and model of a dataset loss at the answer's point."""
+
+    examples: int
+    features: int
+    classes: int | None = Field(description="Classes of a classifier; null for regression.")
+    batch_size: int
+    steps_per_epoch: int = Field(description="⌈examples / batch_size⌉.")
+    epoch: float = Field(description="Passes over the data so far.")
+    standardization: Standardization | None = Field(
+        description="With standardize: the features' means and scales (the parameters act on "
+        "the scaled features)."
+    )
+    hessian_method: Literal["exact", "central_differences"]
+    model_state: ModelState | None = Field(description="With batch_norm: running statistics.")
 
 
 class RunOut(BaseModel):
@@ -169,8 +213,13 @@ class RunOut(BaseModel):
     trajectory: TrajectoryOut
     final: FinalPoint
     analysis: AnalysisOut | None = Field(
-        description="The analysis at the final point; null where its Hessian is not finite."
+        description="The analysis at the final point; null where its Hessian is not finite or "
+        "the model has more parameters than DESCENT_MAX_HESSIAN_PARAMS."
     )
+    parameter_names: list[str] | None = Field(
+        None, description="Dataset losses: what each coordinate of θ is (the layout)."
+    )
+    dataset: DatasetOut | None = Field(None, description="Dataset losses: data and model.")
 
 
 class BatchRunOut(RunOut):
@@ -202,6 +251,10 @@ class SessionOut(BaseModel):
     grad: list[float]
     grad_norm: float
     config: RunSpec
+    parameter_names: list[str] | None = Field(
+        None, description="Dataset losses: what each coordinate of θ is (the layout)."
+    )
+    dataset: DatasetOut | None = Field(None, description="Dataset losses: data and model.")
 
 
 class RunSessionOut(SessionOut):

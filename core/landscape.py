@@ -154,17 +154,33 @@ def _finite_or_nan(values: Array) -> Array:
     return result
 
 
-def evaluate_grid(loss: Loss, plane: Plane, x: Array, y: Array) -> Grid:
-    """f on the grid, with one vectorised call on a (len(y), len(x), n) array."""
+def evaluate_grid(
+    loss: Loss, plane: Plane, x: Array, y: Array, rows_per_call: int | None = None
+) -> Grid:
+    """f on the grid, with vectorised calls on (rows, len(x), n) arrays: every row of the grid
+    at once, or ``rows_per_call`` rows at a time (bounding the memory of losses whose value
+    holds a temporary per point, such as a model's predictions on every example)."""
+    points = plane_points(plane, x, y)
     with np.errstate(all="ignore"):
-        z = loss.value(plane_points(plane, x, y))
+        z = np.concatenate([loss.value(part) for part in _row_chunks(points, rows_per_call)])
     return Grid(x, y, _finite_or_nan(z))
 
 
-def gradient_field(loss: Loss, plane: Plane, x: Array, y: Array) -> GradientField:
+def gradient_field(
+    loss: Loss, plane: Plane, x: Array, y: Array, rows_per_call: int | None = None
+) -> GradientField:
     """The gradient of the slice (x, y) ↦ f(c + x·d₁ + y·d₂) on the grid: ∇f·d₁ and ∇f·d₂."""
+    points = plane_points(plane, x, y)
     with np.errstate(all="ignore"):
-        _, gradient = loss.value_and_grad(plane_points(plane, x, y))
+        gradient = np.concatenate(
+            [loss.value_and_grad(part)[1] for part in _row_chunks(points, rows_per_call)]
+        )
         gx = gradient @ plane.directions[0]
         gy = gradient @ plane.directions[1]
     return GradientField(x, y, _finite_or_nan(gx), _finite_or_nan(gy))
+
+
+def _row_chunks(points: Array, rows: int | None) -> list[Array]:
+    if rows is None or rows >= len(points):
+        return [points]
+    return [points[i : i + rows] for i in range(0, len(points), max(rows, 1))]

@@ -12,10 +12,12 @@ from core import optimizers, schedules
 from core.builtins import make_builtin
 from core.internals import optimizer_internals
 from core.losses import Array, Loss
+from core.minibatch import per_epoch
 from core.quadratic import QuadraticLoss
 from core.run import StopRule, grad_norm
 from core.schedules import Schedule
 from core.transforms import GradientTransformation
+from service.datasets import DatasetSetup, build_dataset
 from service.errors import InvalidSpecification, LimitExceeded
 from service.settings import Settings
 from service.specs import (
@@ -26,6 +28,7 @@ from service.specs import (
     BuiltinLossSpec,
     ConstantSchedule,
     CosineSchedule,
+    DatasetLossSpec,
     ExponentialSchedule,
     ExpressionLossSpec,
     InverseSqrtSchedule,
@@ -55,18 +58,22 @@ class LossCompiler(Protocol):
 
 @dataclass(frozen=True)
 class Problem:
-    """A run spec made executable: loss, schedule, optimizer and stopping rule."""
+    """A run spec made executable: loss, schedule, optimizer and stopping rule; for a dataset
+    loss also its mini-batches and scaling (``data``)."""
 
     loss: Loss
     schedule: Schedule
     optimizer: GradientTransformation
     rule: StopRule
+    data: DatasetSetup | None = None
 
 
 def build_loss(spec: LossSpec, compiler: LossCompiler, settings: Settings) -> Loss:
     """The loss a spec names, within the dimension limit."""
     loss: Loss
     match spec:
+        case DatasetLossSpec():
+            return build_dataset(spec, settings).loss
         case ExpressionLossSpec():
             if spec.variables is not None and len(set(spec.variables)) != len(spec.variables):
                 raise InvalidSpecification.at(
@@ -209,10 +216,29 @@ def internals_reader(spec: OptimizerSpec) -> Internals:
     return lambda state: optimizer_internals(state, amsgrad=amsgrad)
 
 
-def build_stop(spec: StopSpec, default_max_steps: int, settings: Settings) -> StopRule:
-    """The stopping rule, with ``max_steps`` defaulted and checked against the limit."""
+def build_stop(
+    spec: StopSpec,
+    default_max_steps: int,
+    settings: Settings,
+    steps_per_epoch: int | None = None,
+) -> StopRule:
+    """The stopping rule, with ``max_steps`` defaulted (or given by ``max_epochs`` of
+    ``steps_per_epoch`` steps, for a dataset loss) and checked against the limit."""
+    if spec.max_epochs is not None and steps_per_epoch is None:
+        raise InvalidSpecification.at(
+            ("stop", "max_epochs"), "counts passes over a dataset; this loss has no data"
+        )
     max_steps = default_max_steps if spec.max_steps is None else spec.max_steps
+    if spec.max_epochs is not None and steps_per_epoch is not None:
+        by_epochs = spec.max_epochs * steps_per_epoch
+        max_steps = by_epochs if spec.max_steps is None else min(spec.max_steps, by_epochs)
     if max_steps > settings.max_steps:
+        if spec.max_epochs is not None and max_steps != spec.max_steps:
+            raise LimitExceeded.at(
+                ("stop", "max_epochs"),
+                f"{spec.max_epochs} epochs are {max_steps} steps; the limit is "
+                f"{settings.max_steps}",
+            )
         raise LimitExceeded.at(
             ("stop", "max_steps"), f"{max_steps} exceeds the limit of {settings.max_steps}"
         )
@@ -225,9 +251,15 @@ def build_stop(spec: StopSpec, default_max_steps: int, settings: Settings) -> St
     )
 
 
-def build_start(spec: RunSpec, loss: Loss) -> Array:
-    """θ₀ as a batch of one, checked against the loss's dimension and for a finite f and ∇f."""
-    params = check_point(spec.start, loss, ("start",))[np.newaxis, :]
+def build_start(spec: RunSpec, problem: Problem) -> Array:
+    """θ₀ as a batch of one, checked against the loss's dimension and for a finite f and ∇f;
+    a dataset loss's model initialisation when the spec gives none."""
+    loss = problem.loss
+    if spec.start is None:
+        assert problem.data is not None, "RunSpec requires a start for losses without data"
+        params = problem.data.loss.initial_params(problem.data.batches.seed)[np.newaxis, :]
+    else:
+        params = check_point(spec.start, loss, ("start",))[np.newaxis, :]
     check_finite_starts(params, loss, lambda _: ("start",))
     return params
 
@@ -246,6 +278,16 @@ def check_finite_starts(
         )
 
 
+def check_hessian_size(loss: Loss, settings: Settings) -> None:
+    """Refuses second-order work on a loss with more parameters than the Hessian limit."""
+    if len(loss.names) > settings.max_hessian_params:
+        raise LimitExceeded.at(
+            ("loss",),
+            f"the loss has {len(loss.names)} parameters; Hessians are computed for at most "
+            f"{settings.max_hessian_params}",
+        )
+
+
 def check_point(point: Sequence[float], loss: Loss, loc: tuple[str | int, ...]) -> Array:
     """``point`` as an array, refused unless it has one number per variable of ``loss``."""
     if len(point) != len(loss.names):
@@ -261,6 +303,11 @@ def build_problem(
     spec: RunSpec, compiler: LossCompiler, settings: Settings, default_max_steps: int
 ) -> Problem:
     """Everything needed to step ``spec``."""
+    if isinstance(spec.loss, DatasetLossSpec):
+        data = build_dataset(spec.loss, settings)
+        steps_per_epoch = data.batches.steps_per_epoch
+        rule = build_stop(spec.stop, default_max_steps, settings, steps_per_epoch)
+        return problem_on(data.loss, spec.optimizer, spec.schedule, rule, data)
     loss = build_loss(spec.loss, compiler, settings)
     return problem_on(
         loss, spec.optimizer, spec.schedule, build_stop(spec.stop, default_max_steps, settings)
@@ -268,8 +315,37 @@ def build_problem(
 
 
 def problem_on(
-    loss: Loss, optimizer: OptimizerSpec, schedule: ScheduleSpec | None, rule: StopRule
+    loss: Loss,
+    optimizer: OptimizerSpec,
+    schedule: ScheduleSpec | None,
+    rule: StopRule,
+    data: DatasetSetup | None = None,
 ) -> Problem:
-    """An optimizer with its schedule, set up on a built loss."""
+    """An optimizer with its schedule, set up on a built loss (with its data, if any)."""
     learning_rate = build_schedule(optimizer.lr, schedule)
-    return Problem(loss, learning_rate, build_optimizer(optimizer, learning_rate, loss), rule)
+    if schedule is not None and schedule.unit == "epoch":
+        if data is None:
+            raise InvalidSpecification.at(
+                ("schedule", "unit"), "epoch counts passes over a dataset; this loss has no data"
+            )
+        learning_rate = per_epoch(learning_rate, data.batches.steps_per_epoch)
+    if data is not None and not data.batches.full:
+        _check_minibatch_optimizer(optimizer)
+    return Problem(loss, learning_rate, build_optimizer(optimizer, learning_rate, loss), rule, data)
+
+
+def _check_minibatch_optimizer(spec: OptimizerSpec) -> None:
+    """Refuses optimizers that evaluate the loss themselves: they would see the whole data
+    while the step's gradient comes from one mini-batch."""
+    if isinstance(spec, NewtonSpec):
+        raise InvalidSpecification.at(
+            ("optimizer", "name"),
+            "newton uses the full-data Hessian; use it with full batches (batch_size ≥ the "
+            "number of examples)",
+        )
+    if isinstance(spec, NesterovSpec) and spec.form == "lookahead":
+        raise InvalidSpecification.at(
+            ("optimizer", "form"),
+            "the lookahead form evaluates the full-data gradient; with mini-batches use form "
+            "torch (the same method up to a change of variable)",
+        )

@@ -3,6 +3,7 @@ every critical point in a box (``POST /v1/critical-points``), with their request
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from core.landscape import (
     random_directions,
 )
 from core.losses import Array, Loss
-from service.build import LossCompiler, build_loss, check_point
+from core.models import DatasetLoss
+from service.build import LossCompiler, build_loss, check_hessian_size, check_point
+from service.datasets import hessian_method
 from service.errors import InvalidSpecification, LimitExceeded
 from service.settings import Settings
 from service.specs import FiniteFloat, LossSpec, Spec
@@ -213,6 +216,8 @@ def compute_landscape(spec: LandscapeSpec, compiler: LossCompiler, settings: Set
         _check_grid(mx, my, settings.max_gradient_field_points, ("gradient", "resolution"))
     (xlow, xhigh), (ylow, yhigh) = check_bounds(spec.bounds)
     loss = build_loss(spec.loss, compiler, settings)
+    field_points = 0 if spec.gradient is None else math.prod(spec.gradient.resolution)
+    _check_data_work(loss, nx * ny + field_points, settings)
     n = len(loss.names)
     if n < 2:
         raise InvalidSpecification.at(
@@ -220,12 +225,42 @@ def compute_landscape(spec: LandscapeSpec, compiler: LossCompiler, settings: Set
             f"a landscape needs at least 2 variables; the loss has {n} ({', '.join(loss.names)})",
         )
     plane, kind, eigenvalues = _plane(spec, loss)
-    grid = evaluate_grid(loss, plane, axis(xlow, xhigh, nx), axis(ylow, yhigh, ny))
+    rows = _rows_per_call(loss, nx, settings)
+    grid = evaluate_grid(loss, plane, axis(xlow, xhigh, nx), axis(ylow, yhigh, ny), rows)
     field = None
     if spec.gradient is not None:
         mx, my = spec.gradient.resolution
-        field = gradient_field(loss, plane, axis(xlow, xhigh, mx), axis(ylow, yhigh, my))
+        field = gradient_field(
+            loss,
+            plane,
+            axis(xlow, xhigh, mx),
+            axis(ylow, yhigh, my),
+            _rows_per_call(loss, mx, settings),
+        )
     return Landscape(loss.names, plane, kind, eigenvalues, grid, field)
+
+
+def _check_data_work(loss: Loss, points: int, settings: Settings) -> None:
+    """Refuses landscapes of a dataset loss whose evaluation would cost more than the limit
+    (every grid point evaluates the model on every example)."""
+    if not isinstance(loss, DatasetLoss):
+        return
+    work = points * loss.size * len(loss.names)
+    if work > settings.max_landscape_work:
+        raise LimitExceeded.at(
+            ("resolution",),
+            f"{points} grid points × {loss.size} examples × {len(loss.names)} parameters = "
+            f"{work} operations; the limit is {settings.max_landscape_work}: lower the "
+            "resolution or use fewer examples",
+        )
+
+
+def _rows_per_call(loss: Loss, width: int, settings: Settings) -> int | None:
+    """Grid rows per vectorised call: all for a formula; for a dataset loss as many as keep
+    the per-example temporaries within about 2²² numbers."""
+    if not isinstance(loss, DatasetLoss):
+        return None
+    return max(1, 2**22 // (width * loss.size))
 
 
 def _check_grid(nx: int, ny: int, limit: int, loc: tuple[str, ...]) -> None:
@@ -311,6 +346,7 @@ class CriticalPoints:
     iterations: int
     complete: bool
     message: str
+    hessian_method: str
 
 
 def critical_points(
@@ -318,6 +354,7 @@ def critical_points(
 ) -> CriticalPoints:
     """Every critical point multi-start Newton finds in the box, classified and sorted."""
     loss = build_loss(spec.loss, compiler, settings)
+    check_hessian_size(loss, settings)
     n = len(loss.names)
     if len(spec.bounds) != n:
         raise InvalidSpecification.at(
@@ -372,6 +409,7 @@ def critical_points(
         iterations=search.iterations,
         complete=search.complete,
         message=message,
+        hessian_method=hessian_method(loss),
     )
 
 

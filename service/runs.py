@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis import Analysis, analyze, analyze_many
-from core.losses import Loss
+from core.losses import Array, Loss
+from core.minibatch import Stats, run_minibatch
 from core.run import (
     Iterate,
     Reason,
@@ -28,19 +30,22 @@ from service.build import (
     build_start,
     build_stop,
     check_finite_starts,
+    check_hessian_size,
     check_point,
     internals_reader,
     problem_on,
 )
+from service.datasets import build_dataset
 from service.errors import InvalidSpecification, LimitExceeded
 from service.settings import Settings
-from service.specs import BatchRunSpec, LossSpec, RecordSpec, RunSpec
-from service.trajectory import Columns, Internals, row_columns
+from service.specs import BatchRunSpec, DatasetLossSpec, LossSpec, RecordSpec, RunSpec
+from service.trajectory import Columns, Internals, row_columns, with_batches
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """A finished run: why it stopped, where it went and what the end point is."""
+    """A finished run: why it stopped, where it went and what the end point is (with a
+    dataset loss's running statistics there)."""
 
     status: Status
     message: str
@@ -50,6 +55,65 @@ class RunOutcome:
     final: Iterate
     analysis: Analysis | None
     problem: Problem
+    stats: Stats = ()
+
+
+@dataclass(frozen=True)
+class Stepped:
+    """Steps taken from one start: the run's result, and for a dataset loss the running
+    statistics at its end and the mini-batch losses of the recorded steps and the last one."""
+
+    result: RunResult
+    stats: Stats = ()
+    batch_loss: Array | None = None
+    last_batch_loss: float = math.nan
+
+    def columns(self, problem: Problem, with_grad: bool, internals: Internals | None) -> Columns:
+        """The recorded points ending with the last one, with ``epoch`` and ``batch_loss``
+        for a dataset loss."""
+        columns = row_columns(self.result, 0, with_grad, internals)
+        if problem.data is None or self.batch_loss is None:
+            return columns
+        return with_batches(
+            columns,
+            self.result.trajectory.step,
+            self.batch_loss,
+            self.last_batch_loss,
+            problem.data.batches,
+        )
+
+
+def advance(
+    problem: Problem,
+    start: Iterate,
+    stats: Stats,
+    *,
+    steps: int,
+    record: RecordSpec,
+    record_start: bool = True,
+    deadline: float | None = None,
+) -> Stepped:
+    """Up to ``steps`` steps of ``problem`` from one start: gradient steps on the loss, or
+    mini-batch steps on a dataset loss."""
+    if problem.data is None:
+        result = run(
+            problem.loss, problem.optimizer, start, problem.rule, steps=steps,
+            every=record.every, record_start=record_start, record_grad=record.grad,
+            record_state=record.state, deadline=deadline,
+        )  # fmt: skip
+        return Stepped(result)
+    data = problem.data
+    trained = run_minibatch(
+        data.loss, problem.optimizer, start, stats, data.batches, problem.rule, steps=steps,
+        every=record.every, record_start=record_start, record_grad=record.grad,
+        record_state=record.state, deadline=deadline,
+    )  # fmt: skip
+    return Stepped(trained.result, trained.stats, trained.batch_loss, trained.last_batch_loss)
+
+
+def initial_stats(problem: Problem) -> Stats:
+    """The running statistics a run starts from (none unless the model has them)."""
+    return () if problem.data is None else problem.data.loss.init_stats()
 
 
 def analyze_point(
@@ -62,6 +126,7 @@ def analyze_point(
 ) -> tuple[Loss, Analysis]:
     """The second-order analysis of a loss at a point."""
     loss = build_loss(spec, compiler, settings)
+    check_hessian_size(loss, settings)
     theta = check_point(point, loss, ("point",))
     try:
         return loss, analyze(loss, theta, gradient_tol, eigenvalue_rtol)
@@ -69,8 +134,11 @@ def analyze_point(
         raise InvalidSpecification.at(("point",), str(error)) from error
 
 
-def final_analysis(loss: Loss, final: Iterate) -> Analysis | None:
-    """The analysis at a run's last point, or None where the Hessian is not finite."""
+def final_analysis(loss: Loss, final: Iterate, settings: Settings) -> Analysis | None:
+    """The analysis at a run's last point, or None where the Hessian is not finite or the
+    model has more parameters than a Hessian is computed for."""
+    if len(loss.names) > settings.max_hessian_params:
+        return None
     try:
         return analyze(loss, final.params[0])
     except ArithmeticError:
@@ -97,65 +165,74 @@ def internals_of(spec: RunSpec) -> Internals | None:
     return internals_reader(spec.optimizer) if spec.record.state else None
 
 
-def _check_points(points: int, settings: Settings) -> None:
+def _check_points(points: int, dimension: int, settings: Settings) -> None:
     if points > settings.max_trajectory_points:
         raise LimitExceeded.at(
             ("record", "every"),
             f"the answer could hold {points} trajectory points; the limit is "
             f"{settings.max_trajectory_points}: raise record.every or lower stop.max_steps",
         )
+    if points * dimension > settings.max_trajectory_values:
+        raise LimitExceeded.at(
+            ("record", "every"),
+            f"the answer could hold {points} points of {dimension} parameters; the limit is "
+            f"{settings.max_trajectory_values} numbers: raise record.every or lower "
+            "stop.max_steps",
+        )
 
 
 def _outcome(
     problem: Problem,
-    result: RunResult,
-    row: int,
+    stepped: Stepped,
     record: RecordSpec,
     internals: Internals | None,
     analysis: Analysis | None,
     own_limit: bool,
     settings: Settings,
+    row: int = 0,
 ) -> RunOutcome:
+    result = stepped.result
     reason, final = result.reasons[row], result.row(row)
     message = stop_message(reason, final.step, problem.rule)
     if reason is Reason.TIME_LIMIT and not own_limit:
         message = time_limit_message(final.step, settings)
+    trajectory = (
+        stepped.columns(problem, record.grad, internals)
+        if problem.data is not None
+        else row_columns(result, row, record.grad, internals)
+    )
     return RunOutcome(
         status=status_of(reason),
         message=message,
         steps=final.step,
         names=problem.loss.names,
-        trajectory=row_columns(result, row, record.grad, internals),
+        trajectory=trajectory,
         final=final,
         analysis=analysis,
         problem=problem,
+        stats=stepped.stats,
     )
 
 
 def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) -> RunOutcome:
     """Runs ``spec`` to its stopping rule and analyses where it ended."""
     problem = build_problem(spec, compiler, settings, settings.default_max_steps)
-    _check_points(problem.rule.max_steps // spec.record.every + 2, settings)
-    start = start_iterate(problem.loss, problem.optimizer, build_start(spec, problem.loss))
-    deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
-    result = _run(problem, start, spec.record, deadline)
-    analysis = final_analysis(problem.loss, result.row(0))
-    return _outcome(
-        problem, result, 0, spec.record, internals_of(spec), analysis, own_limit, settings
+    _check_points(
+        problem.rule.max_steps // spec.record.every + 2, len(problem.loss.names), settings
     )
-
-
-def _run(problem: Problem, start: Iterate, record: RecordSpec, deadline: float) -> RunResult:
-    return run(
-        problem.loss,
-        problem.optimizer,
+    start = start_iterate(problem.loss, problem.optimizer, build_start(spec, problem))
+    deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
+    stepped = advance(
+        problem,
         start,
-        problem.rule,
+        initial_stats(problem),
         steps=problem.rule.max_steps,
-        every=record.every,
-        record_grad=record.grad,
-        record_state=record.state,
+        record=spec.record,
         deadline=deadline,
+    )
+    analysis = final_analysis(problem.loss, stepped.result.row(0), settings)
+    return _outcome(
+        problem, stepped, spec.record, internals_of(spec), analysis, own_limit, settings
     )
 
 
@@ -173,28 +250,70 @@ def run_batch(
             ("optimizers",),
             f"{len(spec.optimizers)} optimizers; the limit is {settings.max_batch_optimizers}",
         )
-    loss = build_loss(spec.loss, compiler, settings)
+    data = build_dataset(spec.loss, settings) if isinstance(spec.loss, DatasetLossSpec) else None
+    loss = build_loss(spec.loss, compiler, settings) if data is None else data.loss
     starts = np.stack(
         [check_point(start, loss, ("starts", i)) for i, start in enumerate(spec.starts)]
     )
     check_finite_starts(starts, loss, lambda i: ("starts", i))
-    rule = build_stop(spec.stop, settings.default_max_steps, settings)
+    steps_per_epoch = None if data is None else data.batches.steps_per_epoch
+    rule = build_stop(spec.stop, settings.default_max_steps, settings, steps_per_epoch)
     runs = len(spec.optimizers) * len(starts)
-    _check_points(runs * (rule.max_steps // spec.record.every + 2), settings)
+    _check_points(runs * (rule.max_steps // spec.record.every + 2), len(loss.names), settings)
     deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
     outcomes: list[tuple[int, int, RunOutcome]] = []
     for index, optimizer in enumerate(spec.optimizers):
-        problem = problem_on(loss, optimizer, spec.schedule, rule)
-        result = _run(
-            problem, start_iterate(loss, problem.optimizer, starts), spec.record, deadline
-        )
-        finals = result.final.params
-        analyses = analyze_many(loss, finals) if spec.analysis else [None] * len(starts)
+        problem = problem_on(loss, optimizer, spec.schedule, rule, data)
         internals = internals_reader(optimizer) if spec.record.state else None
+        if data is not None:
+            trained = (
+                _trained(problem, start, spec, internals, own_limit, deadline, settings)
+                for start in starts
+            )
+            outcomes.extend((index, row, outcome) for row, outcome in enumerate(trained))
+            continue
+        stepped = advance(
+            problem,
+            start_iterate(loss, problem.optimizer, starts),
+            (),
+            steps=rule.max_steps,
+            record=spec.record,
+            deadline=deadline,
+        )
+        analyses = (
+            analyze_many(loss, stepped.result.final.params)
+            if spec.analysis
+            else [None] * len(starts)
+        )
         outcomes.extend(
             (index, row, _outcome(
-                problem, result, row, spec.record, internals, analyses[row], own_limit, settings
+                problem, stepped, spec.record, internals, analyses[row], own_limit, settings, row
             ))
             for row in range(len(starts))
         )  # fmt: skip
     return outcomes
+
+
+def _trained(
+    problem: Problem,
+    start: Array,
+    spec: BatchRunSpec,
+    internals: Internals | None,
+    own_limit: bool,
+    deadline: float,
+    settings: Settings,
+) -> RunOutcome:
+    """One start of a batch on a dataset loss: mini-batch runs step one start at a time (the
+    starts share the batch order, which follows from the seed)."""
+    stepped = advance(
+        problem,
+        start_iterate(problem.loss, problem.optimizer, start[np.newaxis]),
+        initial_stats(problem),
+        steps=problem.rule.max_steps,
+        record=spec.record,
+        deadline=deadline,
+    )
+    analysis = (
+        final_analysis(problem.loss, stepped.result.row(0), settings) if spec.analysis else None
+    )
+    return _outcome(problem, stepped, spec.record, internals, analysis, own_limit, settings)

@@ -27,7 +27,8 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
-from core.run import Iterate, Reason, RunResult, Status, grad_norm, run, status_of, stop_message
+from core.minibatch import Stats
+from core.run import Iterate, Reason, Status, grad_norm, status_of, stop_message
 from core.tree import tree_leaves, tree_unflatten
 from service.build import LossCompiler, Problem, build_problem, build_start
 from service.errors import (
@@ -39,11 +40,11 @@ from service.errors import (
     PreconditionFailed,
     TooManySessions,
 )
-from service.runs import internals_of, time_limit_message
+from service.runs import advance, initial_stats, internals_of, time_limit_message
 from service.settings import Settings
 from service.specs import ResetRequest, RunSpec, SessionPatch
 from service.stores.base import Chunk, Replay, SaveResult, SessionRecord, SessionStore
-from service.trajectory import Columns, concatenate, row_columns, thin
+from service.trajectory import Columns, concatenate, thin
 
 _LOCK_STRIPES = 64
 _MAX_ATTEMPTS = 100
@@ -105,8 +106,9 @@ def _state_of(
     status: Status,
     message: str,
     elapsed: float,
+    stats: Stats = (),
 ) -> dict[str, Any]:
-    return {
+    state = {
         "variables": list(problem.loss.names),
         "step": iterate.step,
         "status": status.value,
@@ -119,6 +121,12 @@ def _state_of(
         "opt_state": [_encode_leaf(leaf) for leaf in tree_leaves(iterate.opt_state)],
         "elapsed": elapsed,
     }
+    if problem.data is not None:
+        # The sampler's state is the seed (in the spec) and the step: the batches to come
+        # follow from them, so only the model's running statistics need storing.
+        state["stats"] = [leaf.tolist() for leaf in stats]
+        state["dataset"] = problem.data.describe(iterate.step, stats)
+    return state
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -157,6 +165,15 @@ class SessionService:
     def _problem(self, spec: RunSpec) -> Problem:
         return build_problem(spec, self._compiler, self._settings, self._settings.max_steps)
 
+    @staticmethod
+    def _stats(problem: Problem, state: dict[str, Any]) -> Stats:
+        """The running statistics stored with ``state``, checked against the model's."""
+        template = initial_stats(problem)
+        stored = state.get("stats", [])
+        if len(stored) != len(template):
+            raise ValueError(f"state has {len(stored)} statistics, expected {len(template)}")
+        return tuple(_decode_leaf(t, s) for t, s in zip(template, stored, strict=True))
+
     def _iterate(self, problem: Problem, state: dict[str, Any]) -> Iterate:
         params = np.asarray([state["params"]], dtype=np.float64)
         template = problem.optimizer.init(params)
@@ -174,22 +191,20 @@ class SessionService:
 
     def _at_start(self, spec: RunSpec, problem: Problem) -> tuple[dict[str, Any], Chunk]:
         """The state at step 0 and its one-point chunk (converged if the start is critical)."""
-        params = build_start(spec, problem.loss)
+        params = build_start(spec, problem)
         value, grad = problem.loss.value_and_grad(params)
         start = Iterate(params, value, grad, problem.optimizer.init(params), 0)
-        result = run(
-            problem.loss, problem.optimizer, start, problem.rule, steps=0,
-            record_grad=spec.record.grad, record_state=spec.record.state,
-        )  # fmt: skip
-        reason = result.reasons[0]
+        stats = initial_stats(problem)
+        stepped = advance(problem, start, stats, steps=0, record=spec.record)
+        reason = stepped.result.reasons[0]
         status = Status.READY if reason is Reason.STEPS_DONE else status_of(reason)
         message = (
             "At step 0; ready to step."
             if status is Status.READY
             else stop_message(reason, 0, problem.rule)
         )
-        columns = row_columns(result, 0, spec.record.grad, internals_of(spec))
-        state = _state_of(problem, start, reason, status, message, 0.0)
+        columns = stepped.columns(problem, spec.record.grad, internals_of(spec))
+        state = _state_of(problem, start, reason, status, message, 0.0, stats)
         return state, Chunk(0, 0, columns.to_json())
 
     def create(self, spec: RunSpec, owner: str = "", idempotency_key: str | None = None) -> Session:
@@ -334,26 +349,26 @@ class SessionService:
             own_limit = remaining <= budget
             budget = min(budget, remaining)
         began = time.perf_counter()
-        result: RunResult = run(
-            problem.loss,
-            problem.optimizer,
+        stepped = advance(
+            problem,
             start,
-            problem.rule,
+            self._stats(problem, state),
             steps=steps,
+            record=spec.record,
             record_start=False,
-            record_grad=spec.record.grad,
-            record_state=spec.record.state,
             deadline=began + budget,
         )
+        result = stepped.result
         elapsed = float(state["elapsed"]) + time.perf_counter() - began
         reason, final = result.reasons[0], result.row(0)
         status = status_of(reason)
         message = stop_message(reason, final.step, problem.rule)
         if reason is Reason.TIME_LIMIT and not own_limit:
             status, message = Status.READY, time_limit_message(final.step, self._settings)
-        points = row_columns(result, 0, spec.record.grad, internals_of(spec))
+        points = stepped.columns(problem, spec.record.grad, internals_of(spec))
         points = points.select(points.step > start.step)
-        record = self._next(session, _state_of(problem, final, reason, status, message, elapsed))
+        state = _state_of(problem, final, reason, status, message, elapsed, stepped.stats)
+        record = self._next(session, state)
         return StepOutcome(Session(record, spec), points, problem)
 
     @staticmethod
@@ -428,6 +443,7 @@ class SessionService:
     def _check_state_fits(self, problem: Problem, state: dict[str, Any]) -> None:
         try:
             self._iterate(problem, state)
+            self._stats(problem, state)
         except (ValueError, TypeError):
             raise InvalidSpecification.at(
                 ("optimizer",),

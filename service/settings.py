@@ -43,6 +43,27 @@ class Settings(BaseSettings):
     max_steps_per_request: int = Field(
         10_000, gt=0, description="Most steps one session step request may ask for."
     )
+    max_dataset_rows: int = Field(
+        100_000, gt=0, description="Most examples of a dataset loss (inline or generated)."
+    )
+    max_dataset_features: int = Field(1_000, gt=0, description="Most features of a dataset.")
+    max_dataset_values: int = Field(
+        2_000_000, gt=0, description="Most numbers in a dataset's X (examples × features)."
+    )
+    max_model_params: int = Field(
+        100_000, gt=0, description="Most parameters of a dataset loss's model."
+    )
+    max_hessian_params: int = Field(
+        400,
+        gt=0,
+        description="Most parameters for which a Hessian is computed (analysis of a point, a "
+        "run's final analysis, Newton's method); larger models skip the final analysis.",
+    )
+    max_trajectory_values: int = Field(
+        5_000_000,
+        gt=0,
+        description="Most numbers in one answer's trajectory (points × parameters, per column).",
+    )
     max_batch_starts: int = Field(10_000, gt=0, description="Most starts in one batch run.")
     max_batch_optimizers: int = Field(16, gt=0, description="Most optimizers in one batch run.")
     max_run_steps: int = Field(
@@ -59,6 +80,11 @@ class Settings(BaseSettings):
     )
     max_landscape_points: int = Field(
         250_000, gt=0, description="Most grid points of one landscape (nx·ny; 500×500)."
+    )
+    max_landscape_work: int = Field(
+        2_000_000_000,
+        gt=0,
+        description="Most grid points × examples × parameters of a dataset loss's landscape.",
     )
     max_gradient_field_points: int = Field(
         10_000, gt=0, description="Most points of a landscape's gradient (quiver) grid."

@@ -119,8 +119,95 @@ class QuadraticLossSpec(Spec):
     c: FiniteFloat = 0.0
 
 
+class GenerateSpec(Spec):
+    """A seeded synthetic dataset."""
+
+    kind: Literal["linear", "blobs", "moons", "badly_scaled"] = Field(
+        description="linear: y = Xw* + b* + noise; blobs: Gaussian clusters, one per class; "
+        "moons: two interleaving half circles (2 features, 2 classes); badly_scaled: a linear "
+        "regression whose 2 features have scales 1 and 100 (the feature-scaling lesson)."
+    )
+    n: Annotated[int, Field(ge=1)] = Field(200, description="Number of examples.")
+    features: Annotated[int, Field(ge=1)] = Field(
+        2, description="Features of linear and blobs (moons and badly_scaled have 2)."
+    )
+    classes: Annotated[int, Field(ge=2)] = Field(3, description="Classes of blobs.")
+    noise: NonNegative | None = Field(
+        None, description="Noise level; each kind's default when omitted."
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed of the generator.")
+
+
+class DatasetLossSpec(Spec):
+    """A model on data; one optimizer step is one mini-batch update."""
+
+    type: Literal["dataset"]
+    model: Literal["linear_regression", "logistic_regression", "softmax_regression", "mlp"]
+    loss: Literal["mse", "cross_entropy"] | None = Field(
+        None,
+        description="mse = mean((ŷ − y)²), on probabilities for classifiers; cross_entropy = "
+        "mean negative log-likelihood. Default: mse for regression, cross_entropy for "
+        "classification.",
+    )
+    X: list[list[FiniteFloat]] | None = Field(
+        None, min_length=1, description="Features, one row per example (or use generate)."
+    )
+    y: list[FiniteFloat] | None = Field(
+        None,
+        min_length=1,
+        description="Targets: real numbers for regression, class indices 0..k−1 for "
+        "classification (0/1 for logistic regression).",
+    )
+    generate: GenerateSpec | None = Field(None, description="Synthetic data instead of X and y.")
+    standardize: bool = Field(
+        False,
+        description="Scale each feature to zero mean and unit variance (from this data); the "
+        "means and scales used are returned.",
+    )
+    l2: NonNegative = Field(0.0, description="Adds (l2/2)·Σw² over the weights (not biases).")
+    batch_size: Annotated[int, Field(ge=1)] = Field(
+        32, description="Examples per step: 1 is SGD, ≥ the dataset size is full batch."
+    )
+    shuffle: bool = Field(True, description="Draw a new example order every epoch.")
+    seed: Annotated[int, Field(ge=0)] = Field(
+        0, description="Seeds the shuffling and the mlp's initial weights."
+    )
+    classes: Annotated[int, Field(ge=2)] | None = Field(
+        None, description="Number of classes (classification); the largest label + 1 if omitted."
+    )
+    task: Literal["regression", "classification"] | None = Field(
+        None,
+        description="mlp only: regression (one output, mse) or classification (softmax); "
+        "classification when loss is cross_entropy, else regression, if omitted.",
+    )
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [16],
+        min_length=1,
+        max_length=2,
+        description="mlp only: the sizes of its one or two hidden layers.",
+    )
+    activation: Literal["tanh", "relu", "sigmoid"] = Field(
+        "tanh", description="mlp only: the hidden layers' activation."
+    )
+    batch_norm: bool = Field(
+        False,
+        description="mlp only: batch normalisation after each hidden layer's linear map "
+        "(mini-batch statistics in training, running statistics reported for prediction).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetLossSpec:
+        inline = self.X is not None or self.y is not None
+        if inline == (self.generate is not None):
+            raise ValueError("give either X and y, or generate")
+        if inline and (self.X is None or self.y is None):
+            raise ValueError("X and y go together")
+        return self
+
+
 LossSpec = Annotated[
-    ExpressionLossSpec | BuiltinLossSpec | QuadraticLossSpec, Field(discriminator="type")
+    ExpressionLossSpec | BuiltinLossSpec | QuadraticLossSpec | DatasetLossSpec,
+    Field(discriminator="type"),
 ]
 
 
@@ -285,7 +372,12 @@ OptimizerSpec = Annotated[
 
 
 class Warmup(Spec):
-    """Fields every schedule shares: an optional linear warmup in front of it."""
+    """Fields every schedule shares: an optional linear warmup in front of it, and the unit
+    k counts in."""
+
+    unit: Literal["step", "epoch"] = Field(
+        "step", description="What k counts: steps taken, or completed epochs (dataset losses)."
+    )
 
     warmup_steps: Annotated[int, Field(ge=0)] = 0
     warmup_start_factor: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
@@ -338,6 +430,11 @@ class StopSpec(Spec):
     max_steps: Annotated[int, Field(ge=0)] | None = Field(
         None, description="Total steps; the server's default when omitted."
     )
+    max_epochs: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description="Dataset losses: total passes over the data (with max_steps, the first "
+        "reached stops).",
+    )
     grad_tol: NonNegative = Field(1e-8, description="Converged once ‖∇f‖ ≤ grad_tol.")
     loss_tol: NonNegative = Field(0.0, description="Converged once |Δf| over a step ≤ loss_tol.")
     param_bound: Positive = Field(1e12, description="Diverged once some |θᵢ| exceeds this.")
@@ -368,9 +465,25 @@ class RunSpec(Spec):
     loss: LossSpec
     optimizer: OptimizerSpec
     schedule: ScheduleSpec | None = None
-    start: list[FiniteFloat] = Field(min_length=1, description="θ₀, one number per variable.")
+    start: list[FiniteFloat] | None = Field(
+        None,
+        min_length=1,
+        description="θ₀, one number per variable; dataset losses may omit it (zeros for the "
+        "linear models, a seeded torch-style initialisation for mlp).",
+    )
     stop: StopSpec = StopSpec()
     record: RecordSpec = RecordSpec()
+
+    @model_validator(mode="after")
+    def _start_given(self) -> RunSpec:
+        if self.start is None and not isinstance(self.loss, DatasetLossSpec):
+            missing = PydanticCustomError(
+                "missing", "Field required (only dataset losses have a default start)"
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type=missing, loc=("start",), input=None)]
+            )
+        return self
 
 
 class BatchRunSpec(Spec):

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.losses import Array
+from core.minibatch import Minibatches
 from core.run import RunResult, grad_norm
 from core.schedules import Schedule
 
@@ -18,7 +19,9 @@ Internals = Callable[[Any], dict[str, Array]]
 
 class Columns(NamedTuple):
     """Entry i of every column describes point i. Optional columns are None when not recorded:
-    ``grad``; ``update`` (θ_i − θ_{i−1}, NaN at step 0); ``state`` (optimizer internals)."""
+    ``grad``; ``update`` (θ_i − θ_{i−1}, NaN at step 0); ``state`` (optimizer internals); for
+    dataset losses ``epoch`` (passes over the data so far) and ``batch_loss`` (the mini-batch
+    loss of the step reaching the point, at the point before it; NaN at step 0)."""
 
     step: NDArray[np.int64]
     params: Array
@@ -27,6 +30,8 @@ class Columns(NamedTuple):
     grad: Array | None = None
     update: Array | None = None
     state: dict[str, Array] | None = None
+    epoch: Array | None = None
+    batch_loss: Array | None = None
 
     def to_json(self, schedule: Schedule | None = None) -> dict[str, Any]:
         """The API's trajectory object; with ``schedule``, the ``lr`` of the step reaching each
@@ -45,6 +50,10 @@ class Columns(NamedTuple):
             body["update"] = self.update
         if self.state is not None:
             body["state"] = self.state
+        if self.epoch is not None:
+            body["epoch"] = self.epoch
+        if self.batch_loss is not None:
+            body["batch_loss"] = self.batch_loss
         return body
 
     @classmethod
@@ -59,6 +68,7 @@ class Columns(NamedTuple):
             return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1 if rows else n)
 
         state = body.get("state")
+        epoch, batch_loss = body.get("epoch"), body.get("batch_loss")
         return cls(
             np.asarray(body["step"], dtype=np.int64),
             np.asarray(body["params"], dtype=np.float64).reshape(-1, n),
@@ -69,6 +79,8 @@ class Columns(NamedTuple):
             None
             if state is None
             else {k: np.asarray(v, dtype=np.float64) for k, v in state.items()},
+            None if epoch is None else np.asarray(epoch, dtype=np.float64),
+            None if batch_loss is None else np.asarray(batch_loss, dtype=np.float64),
         )
 
     def __len__(self) -> int:
@@ -84,6 +96,8 @@ class Columns(NamedTuple):
             None if self.grad is None else self.grad[mask],
             None if self.update is None else self.update[mask],
             None if self.state is None else {k: v[mask] for k, v in self.state.items()},
+            None if self.epoch is None else self.epoch[mask],
+            None if self.batch_loss is None else self.batch_loss[mask],
         )
 
 
@@ -125,6 +139,26 @@ def row_columns(
     return concatenate([columns, tail])
 
 
+def with_batches(
+    columns: Columns,
+    recorded: NDArray[np.int64],
+    batch_loss: Array,
+    last_batch_loss: float,
+    batches: Minibatches,
+) -> Columns:
+    """``columns`` of a mini-batch run with its ``epoch`` and ``batch_loss`` columns, given
+    the run's recorded steps and their batch losses and the batch loss of its last step."""
+    losses = np.full(len(columns), np.nan)
+    if recorded.size:
+        slot = np.minimum(np.searchsorted(recorded, columns.step), recorded.size - 1)
+        found = recorded[slot] == columns.step
+        losses[found] = batch_loss[slot[found]]
+    if losses.size:
+        losses[-1] = last_batch_loss
+    epoch = batches.epochs(columns.step)
+    return Columns(*columns[:7], epoch, losses)
+
+
 def concatenate(parts: Sequence[Columns]) -> Columns:
     """One column set from consecutive pieces (optional columns kept when every piece has them)."""
     if len(parts) == 1:
@@ -147,6 +181,8 @@ def concatenate(parts: Sequence[Columns]) -> Columns:
         joined([p.grad for p in parts]),
         joined([p.update for p in parts]),
         state,
+        joined([p.epoch for p in parts]),
+        joined([p.batch_loss for p in parts]),
     )
 
 

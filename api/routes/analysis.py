@@ -8,6 +8,7 @@ from api.deps import CompilerDep, SettingsDep
 from api.render import analysis_body
 from api.responses import NumpyJSONResponse
 from api.schemas import AnalysisOut, AnalyzeRequest
+from service.datasets import hessian_method
 from service.runs import analyze_point
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
@@ -21,4 +22,4 @@ def analyze(
     loss, analysis = analyze_point(
         body.loss, body.point, compiler, settings, body.gradient_tol, body.eigenvalue_rtol
     )
-    return NumpyJSONResponse(analysis_body(loss.names, analysis))
+    return NumpyJSONResponse(analysis_body(loss.names, analysis, hessian_method(loss)))

@@ -90,7 +90,8 @@ def critical_points_body(result: CriticalPoints) -> dict[str, Any]:
         "converged": result.converged,
         "iterations": result.iterations,
         "points": [
-            analysis_body(result.names, point.analysis) | {"starts": point.starts}
+            analysis_body(result.names, point.analysis, result.hessian_method)
+            | {"starts": point.starts}
             for point in result.points
         ],
     }

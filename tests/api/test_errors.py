@@ -53,10 +53,17 @@ def test_wrong_json_type(client: TestClient) -> None:
 
 def test_missing_fields_are_all_listed(client: TestClient) -> None:
     body = assert_problem(client.post("/v1/runs", json={}), 422)
-    assert [e["loc"] for e in body["errors"]] == [
-        ["body", "loss"], ["body", "optimizer"], ["body", "start"]
+    assert [e["loc"] for e in body["errors"]] == [["body", "loss"], ["body", "optimizer"]]
+    assert body["detail"] == "body.loss: Field required (and 1 more)"
+
+
+def test_a_start_is_required_unless_the_loss_has_data(client: TestClient) -> None:
+    formula = {"loss": {"type": "expression", "expression": "x**2"}, "optimizer": {"name": "sgd"}}
+    body = assert_problem(client.post("/v1/runs", json=formula), 422)
+    assert body["errors"] == [
+        {"loc": ["body", "start"],
+         "msg": "Field required (only dataset losses have a default start)"}
     ]  # fmt: skip
-    assert body["detail"] == "body.loss: Field required (and 2 more)"
 
 
 @pytest.fixture
