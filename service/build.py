@@ -13,6 +13,7 @@ from core.builtins import make_builtin
 from core.internals import optimizer_internals
 from core.losses import Array, Loss
 from core.minibatch import per_epoch
+from core.models import DatasetLoss
 from core.quadratic import QuadraticLoss
 from core.run import StopRule, grad_norm
 from core.schedules import Schedule
@@ -279,13 +280,31 @@ def check_finite_starts(
 
 
 def check_hessian_size(loss: Loss, settings: Settings) -> None:
-    """Refuses second-order work on a loss with more parameters than the Hessian limit."""
-    if len(loss.names) > settings.max_hessian_params:
+    """Refuses second-order work beyond the limits: more parameters than the Hessian limit,
+    or a dataset loss whose Hessian would cost more than the data-work limit."""
+    p = len(loss.names)
+    if p > settings.max_hessian_params:
         raise LimitExceeded.at(
             ("loss",),
-            f"the loss has {len(loss.names)} parameters; Hessians are computed for at most "
+            f"the loss has {p} parameters; Hessians are computed for at most "
             f"{settings.max_hessian_params}",
         )
+    work = hessian_work(loss)
+    if work > settings.max_dataset_work:
+        raise LimitExceeded.at(
+            ("loss",),
+            f"its Hessian ({p} parameters on the whole dataset) costs about {work} "
+            f"operations; the limit is {settings.max_dataset_work}",
+        )
+
+
+def hessian_work(loss: Loss) -> int:
+    """About how many multiply-adds a Hessian of ``loss`` costs (0 for formulas): m·p² for the
+    exact Hessians of the linear models, twice that for central differences of the gradient."""
+    if not isinstance(loss, DatasetLoss):
+        return 0
+    p = len(loss.names)
+    return loss.size * p * p * (2 if loss.hessian_method == "central_differences" else 1)
 
 
 def check_point(point: Sequence[float], loss: Loss, loc: tuple[str | int, ...]) -> Array:

@@ -77,6 +77,11 @@ def build_dataset(spec: DatasetLossSpec, settings: Settings) -> DatasetSetup:
         )
     classes = _classes(spec, y, source) if task == "classification" else None
     _check_batches(spec, len(X))
+    count = parameter_count(spec, X.shape[1], classes)
+    if count > settings.max_model_params:
+        raise LimitExceeded.at(
+            ("loss",), f"the model has {count} parameters; the limit is {settings.max_model_params}"
+        )
     mean = scale = None
     if spec.standardize:
         X, mean, scale = standardize(X)
@@ -84,13 +89,22 @@ def build_dataset(spec: DatasetLossSpec, settings: Settings) -> DatasetSetup:
         loss = _model(spec, X, y, loss_name, task, classes)
     except ValueError as error:
         raise InvalidSpecification.at(("loss",), str(error)) from error
-    if len(loss.names) > settings.max_model_params:
-        raise LimitExceeded.at(
-            ("loss",),
-            f"the model has {len(loss.names)} parameters; the limit is {settings.max_model_params}",
-        )
     batches = Minibatches(len(X), min(spec.batch_size, len(X)), spec.shuffle, spec.seed)
     return DatasetSetup(loss, batches, X.shape[1], classes, mean, scale)
+
+
+def parameter_count(spec: DatasetLossSpec, features: int, classes: int | None) -> int:
+    """The length of θ, counted before the model is built so that a huge model is refused
+    before anything is allocated."""
+    outputs = 1 if classes is None or spec.model == "logistic_regression" else classes
+    if spec.model != "mlp":
+        return (features + 1) * outputs
+    count, fan_in = 0, features
+    for width in spec.hidden:
+        # A batch-normalised layer trades its bias for a scale and a shift.
+        count += fan_in * width + (2 * width if spec.batch_norm else width)
+        fan_in = width
+    return count + (fan_in + 1) * outputs
 
 
 def _refuse_foreign_fields(spec: DatasetLossSpec) -> None:
@@ -107,6 +121,11 @@ def _data(spec: DatasetLossSpec, settings: Settings) -> tuple[Array, Array, tupl
         g = spec.generate
         features = 2 if g.kind in ("moons", "badly_scaled") else g.features
         _check_size(g.n, features, settings, ("loss", "generate"))
+        if g.kind == "blobs" and g.classes > g.n:
+            raise InvalidSpecification.at(
+                ("loss", "generate", "classes"),
+                f"{g.classes} blobs cannot be drawn from {g.n} examples",
+            )
         options: dict[str, Any] = {"features": features, "classes": g.classes}
         if g.noise is not None:
             options["noise"] = g.noise

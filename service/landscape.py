@@ -246,11 +246,11 @@ def _check_data_work(loss: Loss, points: int, settings: Settings) -> None:
     if not isinstance(loss, DatasetLoss):
         return
     work = points * loss.size * len(loss.names)
-    if work > settings.max_landscape_work:
+    if work > settings.max_dataset_work:
         raise LimitExceeded.at(
             ("resolution",),
             f"{points} grid points × {loss.size} examples × {len(loss.names)} parameters = "
-            f"{work} operations; the limit is {settings.max_landscape_work}: lower the "
+            f"{work} operations; the limit is {settings.max_dataset_work}: lower the "
             "resolution or use fewer examples",
         )
 

@@ -32,6 +32,7 @@ from service.build import (
     check_finite_starts,
     check_hessian_size,
     check_point,
+    hessian_work,
     internals_reader,
     problem_on,
 )
@@ -137,7 +138,9 @@ def analyze_point(
 def final_analysis(loss: Loss, final: Iterate, settings: Settings) -> Analysis | None:
     """The analysis at a run's last point, or None where the Hessian is not finite or the
     model has more parameters than a Hessian is computed for."""
-    if len(loss.names) > settings.max_hessian_params:
+    if len(loss.names) > settings.max_hessian_params or hessian_work(loss) > (
+        settings.max_dataset_work
+    ):
         return None
     try:
         return analyze(loss, final.params[0])

@@ -81,10 +81,11 @@ class Settings(BaseSettings):
     max_landscape_points: int = Field(
         250_000, gt=0, description="Most grid points of one landscape (nx·ny; 500×500)."
     )
-    max_landscape_work: int = Field(
+    max_dataset_work: int = Field(
         2_000_000_000,
         gt=0,
-        description="Most grid points × examples × parameters of a dataset loss's landscape.",
+        description="Most operations (examples × parameters × evaluations) a dataset loss's "
+        "landscape or Hessian may cost.",
     )
     max_gradient_field_points: int = Field(
         10_000, gt=0, description="Most points of a landscape's gradient (quiver) grid."

@@ -138,6 +138,12 @@ def test_a_session_resumed_mid_epoch_after_a_restart_continues_exactly(
     assert stored["batch_loss"] == whole["trajectory"]["batch_loss"]
     assert stored["epoch"] == whole["trajectory"]["epoch"]
     assert whole["analysis"]["hessian_method"] == "central_differences"
+    with TestClient(create_app(settings)) as client:
+        reset = client.post(f"/v1/sessions/{session_id}/reset", json={})
+        assert reset.json()["params"] == whole["trajectory"]["params"][0]
+        assert reset.json()["dataset"]["model_state"]["running_mean"][0] == [0.0] * 6
+        again = client.post(f"/v1/sessions/{session_id}/step", json={"steps": 18}).json()
+    assert again["trajectory"]["params"] == whole["trajectory"]["params"][1:]
 
 
 def test_standardize_reports_the_scaling_and_epoch_schedules_count_epochs(
@@ -316,3 +322,52 @@ def test_optimizers_that_evaluate_the_loss_need_full_batches(client: TestClient)
                           "stop": {"max_steps": 3}})  # fmt: skip
     assert newton["status"] == "converged"  # a quadratic: one Newton step lands on the minimum
     assert newton["steps"] == 1
+
+
+def test_huge_models_are_refused_before_anything_is_allocated(client: TestClient) -> None:
+    generated = {"type": "dataset", "generate": {"kind": "moons", "n": 50}}
+    cases = [
+        (
+            generated | {"model": "mlp", "hidden": [10**9, 10**9], "task": "classification"},
+            ["loss"],
+            "parameters; the limit is 100000",
+        ),
+        (
+            {"type": "dataset", "model": "softmax_regression", "classes": 10**12,
+             "X": [[1.0]], "y": [0.0]},
+            ["loss"],
+            "parameters; the limit is 100000",
+        ),
+        (
+            {"type": "dataset", "model": "softmax_regression",
+             "generate": {"kind": "blobs", "n": 5, "classes": 6}},
+            ["loss", "generate", "classes"],
+            "6 blobs cannot be drawn from 5 examples",
+        ),
+    ]  # fmt: skip
+    for loss, loc, message in cases:
+        response = client.post("/v1/runs", json={"loss": loss, "optimizer": {"name": "sgd"}})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["loc"] == loc
+        assert message in response.json()["errors"][0]["msg"]
+
+
+def test_second_order_work_on_data_is_bounded(tmp_path: Any) -> None:
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'd.db'}", max_dataset_work=10_000)
+    mlp = {"type": "dataset", "model": "mlp", "hidden": [8], "task": "classification",
+           "generate": {"kind": "moons", "n": 100}}  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        answer = run(client, {"loss": mlp, "optimizer": {"name": "sgd"}, "stop": {"max_steps": 2}})
+        assert answer["analysis"] is None  # 42 parameters: 2·100·42² operations
+        assert len(answer["parameter_names"]) == 42
+        point = [0.1] * 42
+        analysis = client.post("/v1/analyze", json={"loss": mlp, "point": point})
+        assert analysis.status_code == 422
+        assert "352800 operations; the limit is 10000" in analysis.json()["detail"]
+        landscape = client.post(
+            "/v1/landscape",
+            json={"loss": mlp, "bounds": [[-1, 1], [-1, 1]], "resolution": [10, 10],
+                  "center": point},
+        )  # fmt: skip
+        assert landscape.status_code == 422
+        assert landscape.json()["errors"][0]["loc"] == ["resolution"]
