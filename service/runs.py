@@ -112,6 +112,15 @@ def advance(
     return Stepped(trained.result, trained.stats, trained.batch_loss, trained.last_batch_loss)
 
 
+def run_message(problem: Problem, reason: Reason, step: int) -> str:
+    """Why a run stopped at ``step``, in epochs too for a dataset loss."""
+    message = stop_message(reason, step, problem.rule)
+    if problem.data is None:
+        return message
+    epochs = float(problem.data.batches.epochs(np.array(step)))
+    return f"{message} ({epochs:g} epochs of {problem.data.batches.steps_per_epoch} steps)"
+
+
 def initial_stats(problem: Problem) -> Stats:
     """The running statistics a run starts from (none unless the model has them)."""
     return () if problem.data is None else problem.data.loss.init_stats()
@@ -196,7 +205,7 @@ def _outcome(
 ) -> RunOutcome:
     result = stepped.result
     reason, final = result.reasons[row], result.row(row)
-    message = stop_message(reason, final.step, problem.rule)
+    message = run_message(problem, reason, final.step)
     if reason is Reason.TIME_LIMIT and not own_limit:
         message = time_limit_message(final.step, settings)
     trajectory = (
@@ -233,7 +242,9 @@ def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) 
         record=spec.record,
         deadline=deadline,
     )
-    analysis = final_analysis(problem.loss, stepped.result.row(0), settings)
+    analysis = (
+        final_analysis(problem.loss, stepped.result.row(0), settings) if spec.analysis else None
+    )
     return _outcome(
         problem, stepped, spec.record, internals_of(spec), analysis, own_limit, settings
     )

@@ -473,6 +473,9 @@ class RunSpec(Spec):
     )
     stop: StopSpec = StopSpec()
     record: RecordSpec = RecordSpec()
+    analysis: bool = Field(
+        True, description="Analyse the final point (Hessian, class); sessions ignore it."
+    )
 
     @model_validator(mode="after")
     def _start_given(self) -> RunSpec:

@@ -102,6 +102,7 @@ def test_mini_batches_are_reproducible_by_seed_and_differ_across_seeds(
     assert first["trajectory"] == again["trajectory"]
     assert first["trajectory"]["params"] != other["trajectory"]["params"]
     assert first["status"] == "max_steps"
+    assert first["message"].endswith("(3 epochs of 6 steps)")
     assert first["steps"] == 3 * 6  # ⌈90/16⌉ = 6 steps an epoch
     assert first["trajectory"]["epoch"][-1] == 3.0
     np.testing.assert_allclose(first["trajectory"]["epoch"][:7], [0, 16 / 90, 32 / 90, 48 / 90,
@@ -320,6 +321,8 @@ def test_optimizers_that_evaluate_the_loss_need_full_batches(client: TestClient)
         assert response.json()["errors"][0]["loc"] == loc
     newton = run(client, {"loss": linear(batch_size=6), "optimizer": {"name": "newton"},
                           "stop": {"max_steps": 3}})  # fmt: skip
+    unanalysed = run(client, {"loss": linear(), "optimizer": {"name": "sgd"}, "analysis": False})
+    assert unanalysed["analysis"] is None
     assert newton["status"] == "converged"  # a quadratic: one Newton step lands on the minimum
     assert newton["steps"] == 1
 

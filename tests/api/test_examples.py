@@ -177,6 +177,105 @@ def check_converged_at_a_saddle(client: TestClient, example: Example) -> None:
                                expect["escape_direction"], atol=1e-12)  # fmt: skip
 
 
+def bodies_of(example: Example) -> list[Any]:
+    return example.request if isinstance(example.request, list) else [example.request]
+
+
+def fraction_left(run: Any) -> float:
+    """The final loss as a fraction of the loss at the start."""
+    losses = column(run, "loss")
+    return float(losses[-1] / losses[0])
+
+
+def rising_fraction(run: Any) -> float:
+    """The fraction of the recorded steps on which the full-data loss went up."""
+    return float(np.mean(np.diff(column(run, "loss")) > 0))
+
+
+def check_batch_size_noise_and_cost(client: TestClient, example: Example) -> None:
+    expect = example.claim.expect
+    runs = runs_of(client, example)
+    assert statuses(runs) == expect["status"]
+    assert [run["dataset"]["steps_per_epoch"] for run in runs] == expect["steps_per_epoch"]
+    for run in runs:
+        assert run["dataset"]["epoch"] == expect["epochs"]
+        assert run["steps"] == expect["epochs"] * run["dataset"]["steps_per_epoch"]
+        assert run["trajectory"]["epoch"][-1] == expect["epochs"]
+    sgd, minibatch, full = runs
+    for run in (sgd, minibatch):
+        assert (
+            run["final"]["loss"] < expect["loss_ratio_to_full_batch_below"] * full["final"]["loss"]
+        )
+    passed = column(sgd, "loss") < full["final"]["loss"]
+    assert passed.any()
+    assert column(sgd, "epoch")[np.argmax(passed)] < expect["sgd_passes_full_batch_within_epochs"]
+    assert bool(np.all(np.diff(column(full, "loss")) < 0))
+    # Every full-batch step sees all the data: its batch loss is the loss where it started.
+    np.testing.assert_allclose(
+        column(full, "batch_loss")[1:], column(full, "loss")[:-1], rtol=1e-12
+    )
+    assert rising_fraction(sgd) > expect["sgd_rising_fraction_above"]
+    assert rising_fraction(minibatch) < expect["minibatch_rising_fraction_below"]
+    last_epoch = column(sgd, "batch_loss")[-sgd["dataset"]["steps_per_epoch"] :]
+    spread = expect["sgd_batch_loss_std_over_mean_above"]
+    assert np.std(last_epoch) > spread * np.mean(last_epoch)
+
+
+def check_feature_scaling(client: TestClient, example: Example) -> None:
+    expect = example.claim.expect
+    raw, scaled = runs = runs_of(client, example)
+    assert statuses(runs) == expect["status"]
+    low, high = expect["lr_fraction_of_bound"]
+    for body, run in zip(bodies_of(example), runs, strict=True):
+        # A linear model's MSE has one Hessian everywhere: the final analysis gives its bound.
+        assert low <= body["optimizer"]["lr"] / run["analysis"]["stability_bound"] <= high
+    assert raw["analysis"]["condition_number"] > expect["raw_condition_number_above"]
+    assert scaled["analysis"]["condition_number"] < expect["standardized_condition_number_below"]
+    assert scaled["steps"] <= expect["standardized_steps_at_most"]
+    assert scaled["analysis"]["classification"] == "local_minimum"
+    assert raw["final"]["loss"] > expect["raw_loss_ratio_above"] * scaled["final"]["loss"]
+    assert raw["dataset"]["standardization"] is None
+    assert scaled["dataset"]["standardization"] is not None
+
+
+def check_mse_vs_cross_entropy(client: TestClient, example: Example) -> None:
+    expect = example.claim.expect
+    starts = [body["start"] for body in bodies_of(example)]
+    assert all(start == starts[0] for start in starts)
+    cross_entropy, mse, adam = runs = runs_of(client, example)
+    first = [column(run, "grad_norm")[0] for run in runs]
+    assert first[1] < expect["start_gradient_ratio_below"] * first[0]
+    assert first[2] == first[1]
+    assert fraction_left(cross_entropy) < expect["cross_entropy_fraction_below"]
+    assert fraction_left(mse) > expect["mse_sgd_fraction_above"]
+    assert fraction_left(adam) < expect["mse_adam_fraction_below"]
+    halved = []
+    for run in (cross_entropy, adam):
+        losses = column(run, "loss")
+        below = losses < losses[0] / 2
+        assert below.any()
+        halved.append(int(np.argmax(below)))
+    assert halved[1] >= expect["adam_halving_step_ratio_at_least"] * halved[0]
+
+
+def check_batch_norm_sigmoid_mlp(client: TestClient, example: Example) -> None:
+    expect = example.claim.expect
+    plain, normalized = runs = runs_of(client, example)
+    assert statuses(runs) == expect["status"]
+    assert plain["steps"] == normalized["steps"]
+    assert fraction_left(plain) > expect["plain_fraction_above"]
+    assert fraction_left(normalized) < expect["normalized_fraction_below"]
+    ratio = expect["final_loss_ratio_below"]
+    assert normalized["final"]["loss"] < ratio * plain["final"]["loss"]
+    first = [column(run, "grad_norm")[0] for run in runs]
+    assert first[1] > expect["start_gradient_ratio_above"] * first[0]
+    assert "b1[0]" in plain["parameter_names"]
+    assert {"gamma1[0]", "beta1[0]", "gamma2[0]"} <= set(normalized["parameter_names"])
+    assert plain["dataset"]["model_state"] is None
+    second = normalized["dataset"]["model_state"]["running_var"][1]
+    assert float(np.mean(second)) < expect["second_layer_running_variance_below"]
+
+
 CHECKS: dict[str, Callable[[TestClient, Example], None]] = {
     "learning-rate-sizes": check_learning_rate_sizes,
     "momentum-through-local-minimum": check_momentum_through_local_minimum,
@@ -189,6 +288,10 @@ CHECKS: dict[str, Callable[[TestClient, Example], None]] = {
     "schedule-tames-large-learning-rate": check_schedule_tames_large_learning_rate,
     "newton-drawn-to-saddle": check_newton_drawn_to_saddle,
     "converged-at-a-saddle": check_converged_at_a_saddle,
+    "batch-size-noise-and-cost": check_batch_size_noise_and_cost,
+    "feature-scaling": check_feature_scaling,
+    "mse-vs-cross-entropy": check_mse_vs_cross_entropy,
+    "batch-norm-sigmoid-mlp": check_batch_norm_sigmoid_mlp,
 }
 
 

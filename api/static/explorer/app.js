@@ -375,7 +375,7 @@
       return { error: ["loss", "Type a formula, or pick a builtin loss."] };
     }
     if (!["expression", "builtin"].includes(loss.type)) {
-      return { error: ["loss", `A ${loss.type} loss cannot be drawn here; the lesson's runs are still listed.`] };
+      return { error: ["loss", `A ${loss.type} loss cannot be drawn here; the lesson's runs are still listed.`], undrawable: true };
     }
     if (vars.length > 2) {
       return { error: ["loss", `The explorer draws losses of one or two variables; this one has ${vars.length} (${vars.join(", ")}).`] };
@@ -405,6 +405,7 @@
     clearErrors(["loss", "bounds"]);
     if (request.error) {
       placeError(...request.error);
+      if (request.undrawable) await clearLandscape();
       return false;
     }
     const key = JSON.stringify(request.body);
@@ -432,6 +433,27 @@
 
   function setContourNote(text) {
     $("#contour-note").textContent = text;
+  }
+
+  /** No landscape for this loss (a model on data): an empty plot saying so, not the last one. */
+  function clearLandscape() {
+    state.landscape = null;
+    setContourNote("");
+    $("#contour-title").textContent = "Landscape";
+    const layout = {
+      margin: { l: 8, r: 8, t: 8, b: 8 },
+      font: { family: FONT, size: 12, color: "#2b3042" },
+      paper_bgcolor: "#ffffff",
+      plot_bgcolor: "#ffffff",
+      xaxis: { visible: false },
+      yaxis: { visible: false },
+      annotations: [{
+        xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false,
+        text: "This loss has no landscape to draw: follow its loss on the right.",
+        font: { size: 13, color: "#7b8299" },
+      }],
+    };
+    return Plotly.react(contourDiv, [], layout, PLOT_CONFIG).then(() => contourOverlay.render());
   }
 
   /** Colours: log10(f − min + δ) when most of the box sits far below the largest values. */
@@ -1115,6 +1137,7 @@
         message: run.message,
         stepsTaken: run.steps,
         steps: t.step,
+        epochs: t.epoch || null,
         params: t.params,
         loss: t.loss,
         gradNorm: t.grad_norm,
@@ -1278,6 +1301,7 @@
   }
 
   function drawRunsOnLandscape(px, py) {
+    if (!state.landscape) return [];
     const items = [];
     state.runs.forEach((run, i) => {
       const n = Math.min(state.frame, run.xs.length - 1);
@@ -1317,14 +1341,13 @@
     if (!state.runs.length) return [];
     const items = [];
     const longest = state.runs.reduce((a, r) => (r.steps.length > a.steps.length ? r : a));
-    const step = longest.steps[Math.min(state.frame, longest.steps.length - 1)];
-    const x = px(step);
+    const x = px(lossX(longest)[Math.min(state.frame, longest.steps.length - 1)]);
     if (Number.isFinite(x)) {
       items.push(svg("line", { x1: x, x2: x, y1: 0, y2: height, stroke: "#4338ca", "stroke-width": 1, "stroke-dasharray": "3 3", opacity: 0.6 }));
     }
     for (const run of state.runs) {
       const n = Math.min(state.frame, run.steps.length - 1);
-      const cx = px(run.steps[n]);
+      const cx = px(lossX(run)[n]);
       const cy = py(run.loss[n]);
       if (!Number.isFinite(cx) || !Number.isFinite(cy) || cx < -10 || cx > width + 10) continue;
       items.push(svg("circle", { cx, cy, r: 5.5, fill: run.color, stroke: "#ffffff", "stroke-width": 2 }));
@@ -1376,8 +1399,14 @@
 
   // ---------------------------------------------------------------- loss chart
 
+  /** Runs on data plot their loss against epochs (passes over the data), others against steps. */
+  const byEpoch = () => state.runs.length > 0 && state.runs.every((run) => run.epochs);
+  const lossX = (run) => (byEpoch() ? run.epochs : run.steps);
+
   function drawLossChart() {
     const runs = state.runs;
+    const unit = byEpoch() ? "epoch" : "step";
+    $("#loss-title").textContent = `Loss per ${unit}`;
     const scaleChoice = $("#loss-scale").value;
     const allPositive = runs.length > 0 && runs.every((r) => r.loss.every((v) => v > 0));
     const log = scaleChoice === "log" ? allPositive : scaleChoice === "auto" && allPositive;
@@ -1386,11 +1415,11 @@
       traces.push({
         type: "scatter",
         mode: "lines",
-        x: run.steps,
+        x: lossX(run),
         y: run.loss,
         meta: { role: "loss", label: run.label },
         line: { color: run.color, width: 2 },
-        hovertemplate: `${escapeForPlotly(run.label)}<br>step %{x}<br>f = %{y:.5g}<extra></extra>`,
+        hovertemplate: `${escapeForPlotly(run.label)}<br>${unit} %{x:.4~g}<br>f = %{y:.5g}<extra></extra>`,
       });
     });
     const axis = {
@@ -1409,7 +1438,7 @@
       plot_bgcolor: "#ffffff",
       showlegend: false,
       hovermode: "closest",
-      xaxis: { ...axis, title: { text: "step", standoff: 6 }, visible: runs.length > 0 },
+      xaxis: { ...axis, title: { text: unit, standoff: 6 }, visible: runs.length > 0 },
       yaxis: {
         ...axis,
         type: log ? "log" : "linear",
@@ -1591,8 +1620,8 @@
     } else if (ex.endpoint === "/v1/runs") {
       const first = requests[0];
       const starts = [];
-      for (const r of requests) if (!starts.some((s) => JSON.stringify(s) === JSON.stringify(r.start))) starts.push(r.start);
-      loadControls(first.loss, starts, requests.map((r) => r.optimizer), first.stop, first.schedule);
+      for (const r of requests) if (r.start && !starts.some((s) => JSON.stringify(s) === JSON.stringify(r.start))) starts.push(r.start);
+      loadControls(first.loss, starts.length ? starts : null, requests.map((r) => r.optimizer), first.stop, first.schedule);
       const schedules = new Set(requests.map((r) => JSON.stringify(r.schedule || null)));
       state.runNote = schedules.size > 1
         ? "this lesson sends one /v1/runs request per run (their schedules differ); Run sends one batch with the schedule shown"
