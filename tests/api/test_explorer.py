@@ -438,3 +438,25 @@ def test_a_bad_formula_shows_the_apis_message_next_to_the_field(
     assert watch.failures  # the 422 answers
     assert all(": 422" in failure for failure in watch.failures)
     assert all("422" in error for error in watch.console_errors)
+
+
+def test_a_dataset_lesson_plots_its_loss_per_epoch(watch: Watch, server: Server) -> None:
+    page = watch.open()
+    examples = api(server, "GET", "/v1/examples")["examples"]
+    lesson = next(e for e in examples if e["id"] == "batch-size-noise-and-cost")
+    page.click("#lessons-toggle")
+    page.click(f'.lesson-card[data-example="{lesson["id"]}"]')
+    page.wait_for_function(f"window.explorer.state.runs.length === {len(lesson['request'])}")
+    page.wait_for_function("document.querySelector('#loss-title').textContent === 'Loss per epoch'")
+    answers = [api(server, "POST", "/v1/runs", body) for body in lesson["request"]]
+    drawn = traces(page, "#loss-chart", "loss")
+    labels = page.evaluate(
+        """() => document.querySelector('#loss-chart').data
+            .filter((t) => t.meta && t.meta.role === 'loss').map((t) => t.meta.label)"""
+    )
+    assert labels == lesson["labels"]
+    for trace, answer in zip(drawn, answers, strict=True):
+        assert trace["x"] == answer["trajectory"]["epoch"]
+        assert trace["y"] == answer["trajectory"]["loss"]
+    assert traces(page, "#contour", "path") == []
+    watch.assert_clean()
