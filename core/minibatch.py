@@ -205,7 +205,8 @@ def _loop(
             updates, new_state = optimizer.update(batch_grad, state, params)
             new_params = params + updates
             if not (
-                new_params @ new_params <= inside or np.abs(new_params).max() <= rule.max_abs_param
+                new_params.dot(new_params) <= inside
+                or np.abs(new_params).max() <= rule.max_abs_param
             ):
                 reason = Reason.PARAM_BOUND
                 break

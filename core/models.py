@@ -178,7 +178,9 @@ def _softmax_cross_entropy(Z: Array, T: Array) -> tuple[Array, Array]:
     """mean(logsumexp(Zᵢ) − Σⱼ Tᵢⱼ Zᵢⱼ); gradient (softmax(Z) − T)/m."""
     m = T.shape[0]
     P, logsumexp = _softmax(Z)
-    value = (np.add.reduce(logsumexp[..., 0], axis=-1) - _total(T * Z)) / m
+    # Σᵢⱼ Tᵢⱼ Zᵢⱼ as one dot product: no m×k temporary.
+    picked = Z.reshape((*Z.shape[:-2], -1)) @ T.reshape(-1)
+    value = (np.add.reduce(logsumexp[..., 0], axis=-1) - picked) / m
     P -= T
     P *= 1.0 / m
     return value, P
@@ -498,12 +500,17 @@ class _Layer(NamedTuple):
     bias: slice
 
 
+def _tanh(U: Array) -> Array:
+    return np.tanh(U, out=U)
+
+
 def _tanh_derivative(A: Array) -> Array:
-    return 1.0 - A * A
+    D = A * A
+    return np.subtract(1.0, D, out=D)
 
 
 def _relu(U: Array) -> Array:
-    return np.maximum(U, 0.0)
+    return np.maximum(U, 0.0, out=U)
 
 
 def _relu_derivative(A: Array) -> Array:
@@ -513,19 +520,23 @@ def _relu_derivative(A: Array) -> Array:
 
 def _sigmoid(U: Array) -> Array:
     """σ(u) = (1 + tanh(u/2))/2, which cannot overflow."""
-    A = np.tanh(0.5 * U)
-    A += 1.0
-    A *= 0.5
-    return A
+    U *= 0.5
+    np.tanh(U, out=U)
+    U += 1.0
+    U *= 0.5
+    return U
 
 
 def _sigmoid_derivative(A: Array) -> Array:
-    return A * (1.0 - A)
+    D = 1.0 - A
+    D *= A
+    return D
 
 
-# Each activation with its derivative written in terms of its output a = act(u).
+# Each activation, overwriting its argument (a fresh pre-activation no one else holds: it saves a
+# temporary per layer on the full data), with its derivative written in terms of a = act(u).
 _ACTIVATIONS: dict[str, tuple[Callable[[Array], Array], Callable[[Array], Array]]] = {
-    "tanh": (np.tanh, _tanh_derivative),
+    "tanh": (_tanh, _tanh_derivative),
     "relu": (_relu, _relu_derivative),
     "sigmoid": (_sigmoid, _sigmoid_derivative),
 }
