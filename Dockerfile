@@ -15,7 +15,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DESCENT_STORE_URL=sqlite:////data/descent.db \
     WEB_CONCURRENCY=2 \
     PORT=8000 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/descent-metrics
+    PROMETHEUS_MULTIPROC_DIR=/tmp/descent-metrics \
+    OPENBLAS_NUM_THREADS=1
 RUN groupadd --gid 10001 descent \
     && useradd --create-home --uid 10001 --gid 10001 descent \
     && mkdir /data \
@@ -28,5 +29,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=2)"]
 # uvicorn takes its worker count from WEB_CONCURRENCY; the workers add up their metrics in
-# PROMETHEUS_MULTIPROC_DIR, emptied at every start.
-CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn api.main:app --host 0.0.0.0 --port \"$PORT\" --timeout-graceful-shutdown 30"]
+# PROMETHEUS_MULTIPROC_DIR, emptied at every start. The app writes a JSON access log line per
+# request, so uvicorn's own access log is off.
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn api.main:app --host 0.0.0.0 --port \"$PORT\" --timeout-graceful-shutdown 30 --no-access-log"]

@@ -6,17 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from api.deps import Offload
 from api.errors import document_problems, install_error_handlers
-from api.middleware import ApiKeyAuth, BodySizeLimit, HeaderSizeLimit
-from api.observability import RequestTelemetry, configure_logging
+from api.middleware import Frontline
+from api.observability import configure_logging
 from api.responses import NumpyJSONResponse
 from api.routes import analysis, catalogue, examples, health, landscape, runs, sessions
 from api.routes.explorer import mount_explorer
@@ -61,15 +60,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             resolved.compile_cache_size,
             warm=False,
         )
+        offload = Offload()
         # Start serving only once the fork server and code generation are warm, so the first
         # requests are as quick as the rest.
-        await run_in_threadpool(compiler.warm_up)
+        await offload(compiler.warm_up)
         app.state.store = store
         app.state.compiler = compiler
         app.state.sessions = SessionService(store, compiler, resolved)
+        app.state.offload = offload
         try:
             yield
         finally:
+            offload.close()
             compiler.close()
             store.close()
 
@@ -83,22 +85,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=NumpyJSONResponse,
         generate_unique_id_function=operation_id,
     )
-    if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+    app.state.settings = resolved
     install_error_handlers(app)
     configure_logging(resolved.log_level)
-    app.add_middleware(ApiKeyAuth, keys=split_list(resolved.api_keys))
-    app.add_middleware(BodySizeLimit, max_bytes=resolved.max_body_bytes)
-    app.add_middleware(HeaderSizeLimit, max_bytes=resolved.max_header_bytes)
-    if resolved.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=split_list(resolved.cors_origins),
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["ETag", "Location", "X-Request-ID"],
-        )
-    app.add_middleware(RequestTelemetry)
+    app.add_middleware(
+        Frontline,
+        max_body_bytes=resolved.max_body_bytes,
+        max_header_bytes=resolved.max_header_bytes,
+        keys=split_list(resolved.api_keys),
+        cors_origins=split_list(resolved.cors_origins),
+    )
     for module in (health, catalogue, examples, analysis, landscape, runs, sessions):
         app.include_router(module.router)
     document_problems(app)

@@ -1,114 +1,117 @@
-"""Pure ASGI middleware: the request body size limit and API-key authentication."""
+"""The one pure ASGI middleware in front of the app: request ids, header and body limits, API
+keys, metrics and the access log.
+
+One layer instead of one per concern: every layer costs each request a coroutine call and
+another look through its headers. The order of the checks is that of the layers it replaces:
+the request id and telemetry wrap everything (refusals are counted and logged too), then CORS
+when origins are configured (so a preflight passes without a key and refusals carry CORS
+headers), then the header size (431), the declared body size (413) and the API key (401).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import time
+import uuid
 
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
+from api.observability import observe
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class BodySizeLimit:
-    """Refuses bodies over ``max_bytes`` with 413: by Content-Length up front, else while reading.
+class Frontline:
+    """Everything every HTTP request goes through before its route, and after it."""
 
-    The body is read here (it is bounded by the limit) and replayed to the app, so an oversized
-    chunked upload is cut off before the app sees any of it.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_header_bytes: int,
+        keys: list[str],
+        cors_origins: list[str],
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
-                return
-            body = message.get("body", b"")
-            size += len(body)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([whole], receive), send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413,
-            f"The request body is larger than the limit of {self.max_bytes} bytes.",
-            slug="body-too-large",
-        )
-        await response(scope, receive, send)
-
-
-class HeaderSizeLimit:
-    """Refuses requests whose header names and values together exceed ``max_bytes`` with 431.
-
-    The HTTP server (uvicorn with httptools) sets no limit of its own, so this keeps oversized
-    headers away from the rest of the app; a proxy in front should also bound them."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            size = sum(len(name) + len(value) for name, value in scope["headers"])
-            if size > self.max_bytes:
-                response = problem(
-                    431,
-                    f"The request headers hold {size} bytes; the limit is {self.max_bytes}.",
-                    slug="headers-too-large",
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    """A receive channel that yields ``messages`` first, then defers to ``receive``."""
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replayed
-
-
-class ApiKeyAuth:
-    """When keys are configured, every /v1 request needs one: ``Authorization: Bearer <key>``
-    or ``X-API-Key: <key>``. The caller's owner id (a hash of the key, never the key itself)
-    goes into the request state for the session routes; without keys it is ""."""
-
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
-        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        # The owner id of a key is a hash of it: the key itself is never stored with sessions.
         self.owners = {key.encode(): hashlib.sha256(key.encode()).hexdigest()[:24] for key in keys}
+        self.admit: ASGIApp = self._admit
+        if cors_origins:
+            self.admit = CORSMiddleware(
+                self._admit,
+                allow_origins=cors_origins,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["ETag", "Location", "X-Request-ID"],
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
+        offered = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                offered = value
+        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex.encode()
+        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        status = 500
+        began = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+            await send(message)
+
+        try:
+            await self.admit(scope, receive, send_with_id)
+        finally:
+            observe(scope, status, time.perf_counter() - began)
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The limits and the API key, checked before the app reads anything."""
+        size = 0
+        length = key = authorization = None
+        chunked = False
+        for name, value in scope["headers"]:
+            size += len(name) + len(value)
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"x-api-key":
+                key = value
+            elif name == b"authorization":
+                authorization = value
+        if size > self.max_header_bytes:
+            detail = f"The request headers hold {size} bytes; the limit is {self.max_header_bytes}."
+            await problem(431, detail, slug="headers-too-large")(scope, receive, send)
+            return
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        if chunked:
+            # Only a chunked body has no size up front: read it here, within the limit, and
+            # hand it over whole. Otherwise the HTTP server delivers exactly Content-Length
+            # bytes (none without it), which was just checked.
+            body = await self._read_within_limit(receive)
+            if body is None:
+                await self._too_large(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        state = scope["state"]
         state["owner"] = ""
         if self.owners and scope["path"].startswith("/v1"):
-            owner = self._owner(dict(scope["headers"]))
+            owner = self._owner(key, authorization)
             if owner is None:
                 response = problem(
                     401,
@@ -122,15 +125,53 @@ class ApiKeyAuth:
             state["owner"] = owner
         await self.app(scope, receive, send)
 
-    def _owner(self, headers: dict[bytes, bytes]) -> str | None:
-        offered = headers.get(b"x-api-key")
-        authorization = headers.get(b"authorization", b"")
-        if offered is None and authorization[:7].lower() == b"bearer ":
+    async def _read_within_limit(self, receive: Receive) -> Message | None:
+        """The whole body as one message, or None once it passes the limit. A message other
+        than a body part (a disconnect) is returned as it came."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(body)
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"The request body is larger than the limit of {self.max_body_bytes} bytes."
+        await problem(413, detail, slug="body-too-large")(scope, receive, send)
+
+    def _owner(self, key: bytes | None, authorization: bytes | None) -> str | None:
+        """The owner id of the key offered (``X-API-Key``, else ``Authorization: Bearer``)."""
+        offered = key
+        if (
+            offered is None
+            and authorization is not None
+            and authorization[:7].lower() == (b"bearer ")
+        ):
             offered = authorization[7:].strip()
         if offered is None:
             return None
         found = None
-        for key, owner in self.owners.items():
-            if hmac.compare_digest(key, offered):
+        # Compare with every key in constant time, so timing does not tell which one is near.
+        for candidate, owner in self.owners.items():
+            if hmac.compare_digest(candidate, offered):
                 found = owner
         return found
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A receive channel that yields ``first``, then defers to ``receive``."""
+    pending = [first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed

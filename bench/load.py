@@ -10,7 +10,15 @@ store: a SQLite file (WAL, ``synchronous=FULL``: an fsync per commit), or a fres
 ``redis-server`` with ``--appendonly yes`` and ``--appendfsync everysec`` or ``always``. Then
 C simulated users, each with its own ``httpx.AsyncClient`` holding one HTTP/1.1 keep-alive
 connection, send ``POST /v1/sessions/{id}/step {"steps": 1}`` back to back for ``--seconds``:
-each user on its own session ("own") or all on one session ("shared"). The loss is the 2-D
+each user on its own session ("own") or all on one session ("shared").
+
+The httpx client is kept lean, since its CPU competes with the server's: a client per user
+(one ``AsyncClient`` pooling C connections costs several times more CPU per request: httpcore's
+pool does bookkeeping over all its connections on each request), the request built once per
+user and sent again with ``client.send``, and uvloop under the load generator. httpcore asks
+``sniffio`` which event loop runs on every request; without the package installed each ask is a
+failed import that searches ``sys.path`` (about a third of the client's CPU), so the project
+depends on it. The loss is the 2-D
 Rosenbrock builtin with Adam and no stopping rule before ``MAX_STEPS``, so every request takes
 exactly one step.
 
@@ -20,10 +28,10 @@ session's state and stored trajectory are read back: each acknowledged answer mu
 distinct step, the session's ``step`` (and ``version`` − 1) must equal the number of
 acknowledged answers, and each acknowledged point must be stored exactly as it was answered.
 
-The load generator shares the machine's cores with the server (and Redis): it runs on the stock
-asyncio event loop (no uvloop) in this process, and the table reports the CPU time it used per
-request next to the server's and Redis's (read from ``/proc``), and how many cores other
-processes kept busy meanwhile. All figures come from one run on one machine.
+The load generator shares the machine's cores with the server (and Redis): it runs in this
+process, and the table reports the CPU time it used per request next to the server's and
+Redis's (read from ``/proc``), and how many cores other processes kept busy meanwhile. All
+figures come from one run on one machine.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import orjson
+import uvloop
 
 from tests.server import Server, free_port
 
@@ -286,7 +295,8 @@ class Connection(Protocol):
 
 
 class HttpxConnection:
-    """An ``httpx.AsyncClient`` limited to one keep-alive connection."""
+    """An ``httpx.AsyncClient`` limited to one keep-alive connection, sending each distinct
+    request it has built before again (a user sends one request over and over)."""
 
     def __init__(self, url: str) -> None:
         self._client = httpx.AsyncClient(
@@ -295,9 +305,15 @@ class HttpxConnection:
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             headers={"content-type": "application/json"},
         )
+        self._built: dict[tuple[str, bytes], httpx.Request] = {}
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        response = await self._client.post(path, content=body)
+        request = self._built.get((path, body))
+        if request is None:
+            request = self._built[path, body] = self._client.build_request(
+                "POST", path, content=body
+            )
+        response = await self._client.send(request)
         return response.status_code, response.content
 
     async def aclose(self) -> None:
@@ -452,7 +468,8 @@ async def drive(
     url: str, scenario: Scenario, client: str, seconds: float, groups: Sequence[int]
 ) -> Measured:
     """Create the sessions, warm up, run the measured window, then read everything back."""
-    tally = Tally(loop=type(asyncio.get_running_loop()).__name__)
+    loop = type(asyncio.get_running_loop())
+    tally = Tally(loop=f"{loop.__module__}.{loop.__name__}")
     kind = HttpxConnection if client == "httpx" else RawConnection
     connections: list[Connection] = [kind(url) for _ in range(scenario.clients)]
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT) as admin:
@@ -502,7 +519,7 @@ def run_scenario(scenario: Scenario, client: str, seconds: float, settle_limit: 
     ):
         redis_pids = set() if redis_server is None else {redis_server.process.pid}
         groups = [server.process.pid, *redis_pids]
-        measured = asyncio.run(drive(server.url, scenario, client, seconds, groups))
+        measured = uvloop.run(drive(server.url, scenario, client, seconds, groups))
     server_cpu = {pid: cpu for pid, cpu in measured.cpu_by_pid.items() if pid not in redis_pids}
     return Result(
         scenario=scenario,
@@ -583,7 +600,7 @@ def print_table(results: list[Result], client: str, seconds: float) -> None:
     loops = ", ".join(sorted({r.loop for r in results}))
     print(
         f"The load generator ran on the same cores: {total_client / total_wall:.0%} of one core "
-        f"on average ({loops}, no uvloop). 'cpu ms/req' is CPU time per completed request of "
+        f"on average ({loops}). 'cpu ms/req' is CPU time per completed request of "
         "the server's processes (all workers), of redis-server and of this client; 'busy' is "
         "their sum over wall time × cores; 'other' is how many cores other processes on the "
         "machine kept busy meanwhile (above ~0.1 the figures are depressed by someone else's "

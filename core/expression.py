@@ -1118,15 +1118,31 @@ class ExpressionLoss:
         out[...] = result
         return out
 
+    def point_value_and_grad(self, theta: Array) -> tuple[float, Array]:
+        """(f(θ), ∇f(θ)) at one point θ of shape (n,), f as a float: the run loop's hot path.
+
+        Unlike :meth:`value_and_grad` it neither checks θ's shape nor silences NumPy's
+        floating-point warnings: the run loop's points have the right shape by construction, and
+        it silences the warnings once for the whole run.
+        """
+        # The coordinates go in as Python floats, whose + − × ÷ are the same IEEE operations
+        # as NumPy scalars' but several times cheaper. Where Python raises instead of returning
+        # ±inf or nan (a division by zero), the point is evaluated again on NumPy scalars.
+        try:
+            results = self._value_and_grad_fn(*theta.tolist())
+        except ZeroDivisionError:
+            results = self._value_and_grad_fn(*list(theta))
+        return float(results[0]), np.array(results[1:], dtype=np.float64)
+
     def value_and_grad(self, theta: Array) -> tuple[Array, Array]:
         """(f(θ), ∇f(θ)) with shapes ``theta.shape[:-1]`` and ``theta.shape``."""
         theta = np.asarray(theta, dtype=np.float64)
         self._check_shape(theta)
         with np.errstate(all="ignore"):
+            if theta.ndim == 1:
+                point_value, point_grad = self.point_value_and_grad(theta)
+                return np.array(point_value), point_grad
             results = self._value_and_grad_fn(*self._columns(theta))
-        if theta.ndim == 1:
-            # The optimizer's hot path: every result is a scalar.
-            return np.array(results[0], dtype=np.float64), np.array(results[1:], dtype=np.float64)
         value = np.empty(theta.shape[:-1])
         value[...] = results[0]
         grad = np.empty(theta.shape)

@@ -22,6 +22,12 @@ Array = NDArray[np.float64]
 Schedule = Callable[[int], float]
 
 
+_new = tuple.__new__
+"""Builds a state NamedTuple from the tuple of its fields, in order. A NamedTuple's own
+constructor is a generated Python function; calling ``tuple.__new__`` directly skips that frame,
+and the states are rebuilt on every step."""
+
+
 class UpdateFn(Protocol):
     """``update(updates, state, params) -> (updates, state)``."""
 
@@ -33,6 +39,12 @@ class GradientTransformation(NamedTuple):
 
     init: Callable[[Array], Any]
     update: UpdateFn
+    learning_rate: Schedule | None = None
+    """Set by ``scale_by_learning_rate`` only: the schedule it scales by, which lets ``chain``
+    fold a closing scaling into its own update."""
+    then_scale: Callable[[Schedule], UpdateFn] | None = None
+    """Set by ``trace`` only: builds its update followed by ``scale_by_learning_rate``'s as one
+    function of the pair of states, for a ``chain`` of those two links."""
 
 
 class EmptyState(NamedTuple):
@@ -59,34 +71,118 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Applies ``transforms`` in order; the state is the tuple of their states.
 
     Identity transformations (a zero weight decay, a zero momentum) are left out: they change
-    nothing and hold no state, and the chain runs once per optimizer step."""
+    nothing and hold no state, and the chain runs once per optimizer step. For the same reason
+    a closing ``scale_by_learning_rate`` is applied by the chain's own update rather than
+    called, and a chain of ``trace`` and that scaling alone is one call (the same arithmetic
+    and the same state either way)."""
     active = tuple(t for t in transforms if t is not _IDENTITY)
 
     def init(params: Array) -> tuple[Any, ...]:
         return tuple(t.init(params) for t in active)
 
-    if len(active) == 2:
-        (first, second) = (active[0].update, active[1].update)
+    links = tuple(t.update for t in active)
+    rate = active[-1].learning_rate if active else None
+    if rate is not None and len(links) == 2 and active[0].then_scale is not None:
+        return GradientTransformation(init, active[0].then_scale(rate))
+    if rate is not None and len(links) <= 3:
+        return GradientTransformation(init, _scaled_update(links[:-1], rate))
+    return GradientTransformation(init, _chained_update(links))
 
-        def update_pair(
+
+# On a small θ a Python call, a loop, a list or a zip costs about as much as one array
+# operation of a link, and a chain runs once per step: the updates below write the common
+# chains out.
+
+
+def _chained_update(links: tuple[UpdateFn, ...]) -> UpdateFn:
+    """The update of a chain of ``links``; one to three links are written out."""
+    if len(links) == 1:
+        (only,) = links
+
+        def update_one(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            updates, one = only(updates, state[0], params)
+            return updates, (one,)
+
+        return update_one
+
+    if len(links) == 2:
+        first, second = links
+
+        def update_two(
             updates: Array, state: tuple[Any, ...], params: Array
         ) -> tuple[Array, tuple[Any, ...]]:
             updates, one = first(updates, state[0], params)
             updates, two = second(updates, state[1], params)
             return updates, (one, two)
 
-        return GradientTransformation(init, update_pair)
+        return update_two
+
+    if len(links) == 3:
+        first, second, third = links
+
+        def update_three(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            updates, one = first(updates, state[0], params)
+            updates, two = second(updates, state[1], params)
+            updates, three = third(updates, state[2], params)
+            return updates, (one, two, three)
+
+        return update_three
 
     def update(
         updates: Array, state: tuple[Any, ...], params: Array
     ) -> tuple[Array, tuple[Any, ...]]:
         new_state = []
-        for transform, inner in zip(active, state, strict=True):
-            updates, updated = transform.update(updates, inner, params)
+        for link, inner in zip(links, state, strict=True):
+            updates, updated = link(updates, inner, params)
             new_state.append(updated)
         return updates, tuple(new_state)
 
-    return GradientTransformation(init, update)
+    return update
+
+
+def _scaled_update(head: tuple[UpdateFn, ...], learning_rate: Schedule) -> UpdateFn:
+    """The update of a chain of ``head`` (up to two links) then ``scale_by_learning_rate``,
+    whose scaling u ← −γ_k·u is done here, in the chain's own call."""
+    if not head:
+
+        def update_scaled(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            steps = state[0].steps
+            scaled = -learning_rate(steps) * updates
+            return scaled, (_new(ScaleByScheduleState, (steps + 1,)),)
+
+        return update_scaled
+
+    if len(head) == 1:
+        (only,) = head
+
+        def update_one_scaled(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            updates, one = only(updates, state[0], params)
+            steps = state[1].steps
+            scaled = -learning_rate(steps) * updates
+            return scaled, (one, _new(ScaleByScheduleState, (steps + 1,)))
+
+        return update_one_scaled
+
+    first, second = head
+
+    def update_two_scaled(
+        updates: Array, state: tuple[Any, ...], params: Array
+    ) -> tuple[Array, tuple[Any, ...]]:
+        updates, one = first(updates, state[0], params)
+        updates, two = second(updates, state[1], params)
+        steps = state[2].steps
+        scaled = -learning_rate(steps) * updates
+        return scaled, (one, two, _new(ScaleByScheduleState, (steps + 1,)))
+
+    return update_two_scaled
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -115,9 +211,10 @@ def scale_by_learning_rate(learning_rate: Schedule) -> GradientTransformation:
     def update(
         updates: Array, state: ScaleByScheduleState, params: Array
     ) -> tuple[Array, ScaleByScheduleState]:
-        return -learning_rate(state.steps) * updates, ScaleByScheduleState(state.steps + 1)
+        steps = state.steps
+        return -learning_rate(steps) * updates, _new(ScaleByScheduleState, (steps + 1,))
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(init, update, learning_rate)
 
 
 class TraceState(NamedTuple):
@@ -142,14 +239,43 @@ def trace(
         return TraceState(steps=0, momentum=np.zeros_like(params))
 
     def update(updates: Array, state: TraceState, params: Array) -> tuple[Array, TraceState]:
-        if state.steps == 0:
+        steps = state.steps
+        if steps == 0:
             buffer = updates.copy()
+        elif dampening == 0:
+            # (1 − τ)·g is g itself when τ = 0: one array operation less, the same buffer.
+            buffer = state.momentum * momentum + updates
         else:
             buffer = state.momentum * momentum + (1 - dampening) * updates
         direction = updates + momentum * buffer if nesterov else buffer
-        return direction, TraceState(state.steps + 1, buffer)
+        return direction, _new(TraceState, (steps + 1, buffer))
 
-    return GradientTransformation(init, update)
+    def then_scale(learning_rate: Schedule) -> UpdateFn:
+        # Momentum SGD's whole step, chain(trace, scale_by_learning_rate), in one call: with
+        # two array operations trace is the lightest link, and its own call costs half as much
+        # as one of them. The statements are ``update``'s, then the scaling's;
+        # tests/core/test_optimizers.py checks that the two paths agree bit for bit.
+        def update_then_scale(
+            updates: Array, state: tuple[Any, ...], params: Array
+        ) -> tuple[Array, tuple[Any, ...]]:
+            own, scaling = state
+            steps = own.steps
+            if steps == 0:
+                buffer = updates.copy()
+            elif dampening == 0:
+                buffer = own.momentum * momentum + updates
+            else:
+                buffer = own.momentum * momentum + (1 - dampening) * updates
+            direction = updates + momentum * buffer if nesterov else buffer
+            k = scaling.steps
+            return -learning_rate(k) * direction, (
+                _new(TraceState, (steps + 1, buffer)),
+                _new(ScaleByScheduleState, (k + 1,)),
+            )
+
+        return update_then_scale
+
+    return GradientTransformation(init, update, then_scale=then_scale)
 
 
 class ScaleByAdamState(NamedTuple):
@@ -199,7 +325,7 @@ def scale_by_adam(
             direction = mu / denom / (1 - beta1**step)
         else:
             direction = mu / (np.sqrt(second) + eps)
-        return direction, ScaleByAdamState(steps, mu, nu, nu_max)
+        return direction, _new(ScaleByAdamState, (steps, mu, nu, nu_max))
 
     return GradientTransformation(init, update)
 
@@ -223,8 +349,9 @@ def velocity(momentum: float, learning_rate: Schedule) -> GradientTransformation
         return VelocityState(steps=0, velocity=np.zeros_like(params))
 
     def update(updates: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
-        new = state.velocity * momentum - learning_rate(state.steps) * updates
-        return new, VelocityState(state.steps + 1, new)
+        steps = state.steps
+        new = state.velocity * momentum - learning_rate(steps) * updates
+        return new, _new(VelocityState, (steps + 1, new))
 
     return GradientTransformation(init, update)
 
@@ -245,8 +372,9 @@ def lookahead_velocity(
 
     def update(updates: Array, state: VelocityState, params: Array) -> tuple[Array, VelocityState]:
         ahead = grad_fn(params + momentum * state.velocity)
-        new = state.velocity * momentum - learning_rate(state.steps) * ahead
-        return new, VelocityState(state.steps + 1, new)
+        steps = state.steps
+        new = state.velocity * momentum - learning_rate(steps) * ahead
+        return new, _new(VelocityState, (steps + 1, new))
 
     return GradientTransformation(init, update)
 
@@ -272,7 +400,7 @@ def scale_by_rss(
         updates: Array, state: ScaleByRssState, params: Array
     ) -> tuple[Array, ScaleByRssState]:
         total = state.sum + updates * updates
-        return updates / (np.sqrt(total) + eps), ScaleByRssState(total)
+        return updates / (np.sqrt(total) + eps), _new(ScaleByRssState, (total,))
 
     return GradientTransformation(init, update)
 
@@ -312,7 +440,7 @@ def scale_by_rms(
             square_avg = state.square_avg * alpha + (1 - alpha) * updates * updates
             grad_avg = _lerp(state.grad_avg, updates, 1 - alpha)
             avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
-            return updates / avg, ScaleByCenteredRmsState(square_avg, grad_avg)
+            return updates / avg, _new(ScaleByCenteredRmsState, (square_avg, grad_avg))
 
         return GradientTransformation(init_centered, update_centered)
 
@@ -323,7 +451,7 @@ def scale_by_rms(
         updates: Array, state: ScaleByRmsState, params: Array
     ) -> tuple[Array, ScaleByRmsState]:
         square_avg = state.square_avg * alpha + (1 - alpha) * updates * updates
-        return updates / (np.sqrt(square_avg) + eps), ScaleByRmsState(square_avg)
+        return updates / (np.sqrt(square_avg) + eps), _new(ScaleByRmsState, (square_avg,))
 
     return GradientTransformation(init, update)
 
@@ -355,7 +483,7 @@ def scale_by_adamax(
         exp_avg = _lerp(state.exp_avg, updates, 1 - beta1)
         exp_inf = np.maximum(state.exp_inf * beta2, np.abs(updates) + eps)
         direction = exp_avg / exp_inf / (1 - beta1 ** float(steps))
-        return direction, ScaleByAdamaxState(steps, exp_avg, exp_inf)
+        return direction, _new(ScaleByAdamaxState, (steps, exp_avg, exp_inf))
 
     return GradientTransformation(init, update)
 
@@ -403,7 +531,7 @@ def scale_by_nadam(
         grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
         avg_coef = (-lr * mu_next) / (1.0 - mu_product * mu_next)
         step_ = grad_coef * updates / denom + avg_coef * exp_avg / denom
-        return step_, ScaleByNAdamState(steps, mu_product, exp_avg, exp_avg_sq)
+        return step_, _new(ScaleByNAdamState, (steps, mu_product, exp_avg, exp_avg_sq))
 
     return GradientTransformation(init, update)
 
@@ -451,7 +579,7 @@ def scale_by_radam(
             step_ = -(corrected * lr * adaptive * rect)
         else:
             step_ = -(corrected * lr)
-        return step_, ScaleByRAdamState(steps, exp_avg, exp_avg_sq)
+        return step_, _new(ScaleByRAdamState, (steps, exp_avg, exp_avg_sq))
 
     return GradientTransformation(init, update)
 
@@ -473,8 +601,9 @@ def add_decoupled_weight_decay(
     def update(
         updates: Array, state: ScaleByScheduleState, params: Array
     ) -> tuple[Array, ScaleByScheduleState]:
-        shrunk = params * (1 - learning_rate(state.steps) * weight_decay)
-        return updates + (shrunk - params), ScaleByScheduleState(state.steps + 1)
+        steps = state.steps
+        shrunk = params * (1 - learning_rate(steps) * weight_decay)
+        return updates + (shrunk - params), _new(ScaleByScheduleState, (steps + 1,))
 
     return GradientTransformation(init, update)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,9 +41,9 @@ from service.errors import (
     PreconditionFailed,
     TooManySessions,
 )
-from service.runs import advance, initial_stats, internals_of, time_limit_message
+from service.runs import advance, initial_stats, internals_of, run_message, time_limit_message
 from service.settings import Settings
-from service.specs import ResetRequest, RunSpec, SessionPatch
+from service.specs import DatasetLossSpec, ResetRequest, RunSpec, SessionPatch
 from service.stores.base import Chunk, Replay, SaveResult, SessionRecord, SessionStore
 from service.trajectory import Columns, concatenate, thin
 
@@ -50,6 +51,17 @@ _LOCK_STRIPES = 64
 _MAX_ATTEMPTS = 100
 _STOPPED = {Status.CONVERGED, Status.DIVERGED, Status.TIME_LIMIT, Status.MAX_STEPS}
 _DIVERGED = {Reason.NON_FINITE, Reason.PARAM_BOUND, Reason.LOSS_BOUND}
+_CACHED_SPEC_CHARACTERS = 65_536
+"""Specs (as JSON) up to this size are parsed and built once and cached; inline datasets are
+usually larger, and are parsed per request rather than held in memory."""
+
+
+@dataclass(frozen=True)
+class _ByJson:
+    """A cache key: ``value`` with its JSON text, which alone decides equality."""
+
+    json: str | bytes
+    value: Any = field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -161,9 +173,25 @@ class SessionService:
         self._compiler = compiler
         self._settings = settings
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        # Specs are frozen and a Problem keeps no state of a run, so both are made once per
+        # distinct spec rather than on every request (the steps of a session share them).
+        # Only small specs are kept; a dataset Problem holds its data (up to
+        # max_dataset_values floats, generated ones from a small spec), so few of those.
+        self._parsed = functools.lru_cache(256)(lambda key: RunSpec.model_validate(key.value))
+        self._built = functools.lru_cache(64)(self._build)
+        self._built_on_data = functools.lru_cache(4)(self._build)
+
+    def _build(self, key: _ByJson) -> Problem:
+        spec: RunSpec = key.value
+        return build_problem(spec, self._compiler, self._settings, self._settings.max_steps)
 
     def _problem(self, spec: RunSpec) -> Problem:
-        return build_problem(spec, self._compiler, self._settings, self._settings.max_steps)
+        key = _ByJson(spec.model_dump_json(), spec)
+        if len(key.json) > _CACHED_SPEC_CHARACTERS:
+            return self._build(key)
+        built = self._built_on_data if isinstance(spec.loss, DatasetLossSpec) else self._built
+        problem: Problem = built(key)
+        return problem
 
     @staticmethod
     def _stats(problem: Problem, state: dict[str, Any]) -> Stats:
@@ -254,7 +282,13 @@ class SessionService:
         record = self._store.get(session_id)
         if record is None or record.owner != owner:
             raise NotFound(f"no session with id {session_id!r}")
-        return Session(record, RunSpec.model_validate(record.spec))
+        text = orjson.dumps(record.spec)
+        spec: RunSpec = (
+            self._parsed(_ByJson(text, record.spec))
+            if len(text) <= _CACHED_SPEC_CHARACTERS
+            else RunSpec.model_validate(record.spec)
+        )
+        return Session(record, spec)
 
     @staticmethod
     def _check_version(session: Session, if_match: int | None) -> None:
@@ -362,7 +396,7 @@ class SessionService:
         elapsed = float(state["elapsed"]) + time.perf_counter() - began
         reason, final = result.reasons[0], result.row(0)
         status = status_of(reason)
-        message = stop_message(reason, final.step, problem.rule)
+        message = run_message(problem, reason, final.step)
         if reason is Reason.TIME_LIMIT and not own_limit:
             status, message = Status.READY, time_limit_message(final.step, self._settings)
         points = stepped.columns(problem, spec.record.grad, internals_of(spec))

@@ -1,4 +1,9 @@
-"""Stateful sessions stepped over HTTP."""
+"""Stateful sessions stepped over HTTP.
+
+The handlers are coroutines that hand the use case (store I/O and steps) to the ``Offload``
+pool in one hop; FastAPI would run a plain function in its own thread pool, which costs the
+event loop more per request.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import OwnerDep, SessionsDep, SettingsDep
+from api.deps import Offload, OffloadDep, OwnerDep, SessionsDep, SettingsDep
 from api.observability import STEPS
 from api.render import session_body, trajectory_body
 from api.responses import NumpyJSONResponse
@@ -96,61 +100,70 @@ def answer(
     status_code=status.HTTP_201_CREATED,
     responses={429: {"description": "The maximum number of sessions is reached"}},
 )
-def create_session(
-    body: RunSpec, sessions: SessionsDep, owner: OwnerDep, idempotency_key: IdempotencyKey = None
+async def create_session(
+    body: RunSpec,
+    sessions: SessionsDep,
+    owner: OwnerDep,
+    offload: OffloadDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> NumpyJSONResponse:
     """Create a session at step 0 from the body of a run."""
-    session = sessions.create(body, owner, idempotency_key)
+    session = await offload(sessions.create, body, owner, idempotency_key)
     response = answer(session, code=status.HTTP_201_CREATED)
     response.headers["Location"] = f"/v1/sessions/{session.record.id}"
     return response
 
 
 @router.get("", response_model=SessionList)
-def list_sessions(
+async def list_sessions(
     sessions: SessionsDep,
     owner: OwnerDep,
+    offload: OffloadDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> NumpyJSONResponse:
     """Your sessions, oldest first, a page at a time (pass next_cursor back as cursor)."""
-    page = sessions.page(owner, cursor, limit)
+    page = await offload(sessions.page, owner, cursor, limit)
     return NumpyJSONResponse(
         {"sessions": [session_body(s) for s in page.sessions], "next_cursor": page.next_cursor}
     )
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-def get_session(session_id: SessionId, sessions: SessionsDep, owner: OwnerDep) -> NumpyJSONResponse:
+async def get_session(
+    session_id: SessionId, sessions: SessionsDep, owner: OwnerDep, offload: OffloadDep
+) -> NumpyJSONResponse:
     """A session's configuration and current state."""
-    return answer(sessions.get(session_id, owner))
+    return answer(await offload(sessions.get, session_id, owner))
 
 
 @router.patch("/{session_id}", response_model=SessionOut, responses=PRECONDITION)
-def patch_session(
+async def patch_session(
     session_id: SessionId,
     body: SessionPatch,
     sessions: SessionsDep,
     owner: OwnerDep,
+    offload: OffloadDep,
     if_match: IfMatch = None,
 ) -> NumpyJSONResponse:
     """Change hyperparameters, schedule, stopping rule or recording for the steps to come."""
-    return answer(sessions.patch(session_id, body, owner, expected_version(if_match)))
+    version = expected_version(if_match)
+    return answer(await offload(sessions.patch, session_id, body, owner, version))
 
 
 @router.post("/{session_id}/step", response_model=StepOut, responses=PRECONDITION | CONFLICT)
-def step_session(
+async def step_session(
     session_id: SessionId,
     body: StepRequest,
     sessions: SessionsDep,
     owner: OwnerDep,
+    offload: OffloadDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> NumpyJSONResponse:
     """Take steps; return the new trajectory points and the state after them."""
-    outcome = sessions.step(
-        session_id, body.steps, owner, expected_version(if_match), idempotency_key
-    )
+    version = expected_version(if_match)
+    outcome = await offload(sessions.step, session_id, body.steps, owner, version, idempotency_key)
     STEPS.labels("session").inc(len(outcome.points))
     body_out = session_body(outcome.session)
     body_out["trajectory"] = trajectory_body(
@@ -160,11 +173,15 @@ def step_session(
 
 
 @router.post("/{session_id}/run", response_model=RunSessionOut, responses=CONFLICT)
-def run_session(
-    session_id: SessionId, body: RunSessionRequest, sessions: SessionsDep, owner: OwnerDep
+async def run_session(
+    session_id: SessionId,
+    body: RunSessionRequest,
+    sessions: SessionsDep,
+    owner: OwnerDep,
+    offload: OffloadDep,
 ) -> NumpyJSONResponse:
     """Step until the stopping rule (or the step cap), committing chunk by chunk."""
-    outcome, taken = sessions.run(session_id, body.max_steps, body.chunk, owner)
+    outcome, taken = await offload(sessions.run, session_id, body.max_steps, body.chunk, owner)
     STEPS.labels("session").inc(taken)
     return answer(outcome.session, session_body(outcome.session) | {"steps_taken": taken})
 
@@ -179,6 +196,7 @@ async def session_events(
     sessions: SessionsDep,
     owner: OwnerDep,
     settings: SettingsDep,
+    offload: OffloadDep,
     after: Annotated[
         int | None,
         Query(ge=0, le=MAX_INTEGER, description="Send points after this step (default: now)."),
@@ -186,28 +204,31 @@ async def session_events(
     last_event_id: Annotated[str | None, Header(max_length=16)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: new points as they are stored, then the status once it stops."""
-    session = await run_in_threadpool(sessions.get, session_id, owner)
+    session = await offload(sessions.get, session_id, owner)
     resume = last_event_id or ""
     if after is None and resume.isascii() and resume.isdigit():
         after = int(resume)
     start = int(session.state["step"]) if after is None else after
-    events = session_event_stream(sessions, session_id, owner, start, settings)
+    events = session_event_stream(sessions, offload, session_id, owner, start, settings)
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"Cache-Control": "no-store"}
     )
 
 
 async def session_event_stream(
-    sessions: SessionService, session_id: str, owner: str, after: int, settings: Settings
+    sessions: SessionService,
+    offload: Offload,
+    session_id: str,
+    owner: str,
+    after: int,
+    settings: Settings,
 ) -> AsyncIterator[bytes]:
     """``points`` events (id: last step) until the session stops, then ``end``."""
     yield b"retry: 1000\n\n"
     began = last_beat = time.monotonic()
     while True:
         try:
-            session, points = await run_in_threadpool(
-                sessions.points_after, session_id, after, owner
-            )
+            session, points = await offload(sessions.points_after, session_id, after, owner)
         except NotFound:
             yield _event("end", {"status": "deleted", "step": after})
             return
@@ -237,29 +258,34 @@ def _event(name: str, data: dict[str, Any], event_id: int | None = None) -> byte
 
 
 @router.post("/{session_id}/reset", response_model=SessionOut, responses=PRECONDITION)
-def reset_session(
+async def reset_session(
     session_id: SessionId,
     sessions: SessionsDep,
     owner: OwnerDep,
+    offload: OffloadDep,
     body: ResetRequest | None = None,
     if_match: IfMatch = None,
 ) -> NumpyJSONResponse:
     """Go back to step 0, optionally from a new start; the trajectory starts over."""
     request = body if body is not None else ResetRequest()
-    return answer(sessions.reset(session_id, request, owner, expected_version(if_match)))
+    version = expected_version(if_match)
+    return answer(await offload(sessions.reset, session_id, request, owner, version))
 
 
 @router.get("/{session_id}/trajectory", response_model=SessionTrajectoryOut)
-def get_session_trajectory(
+async def get_session_trajectory(
     session_id: SessionId,
     sessions: SessionsDep,
     owner: OwnerDep,
+    offload: OffloadDep,
     start: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
     end: Annotated[int | None, Query(ge=0, le=MAX_INTEGER)] = None,
     every: Annotated[int, Query(ge=1, le=MAX_INTEGER)] = 1,
 ) -> NumpyJSONResponse:
     """Stored points with start ≤ step ≤ end, every k-th step (the last always kept)."""
-    session, columns, problem = sessions.trajectory(session_id, start, end, every, owner)
+    session, columns, problem = await offload(
+        sessions.trajectory, session_id, start, end, every, owner
+    )
     return answer(
         session,
         {
@@ -272,9 +298,13 @@ def get_session_trajectory(
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=PRECONDITION)
-def delete_session(
-    session_id: SessionId, sessions: SessionsDep, owner: OwnerDep, if_match: IfMatch = None
+async def delete_session(
+    session_id: SessionId,
+    sessions: SessionsDep,
+    owner: OwnerDep,
+    offload: OffloadDep,
+    if_match: IfMatch = None,
 ) -> Response:
     """Delete a session and its trajectory."""
-    sessions.delete(session_id, owner, expected_version(if_match))
+    await offload(sessions.delete, session_id, owner, expected_version(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -491,6 +491,27 @@ def test_constant_arithmetic_follows_numpy_rules_not_python_float_rules() -> Non
     assert hess.dtype == np.float64
 
 
+def test_one_point_equals_its_batch_row_where_a_division_by_zero_gives_infinities() -> None:
+    # One point is evaluated on Python floats, which raise on x/0 where NumPy gives ±inf or nan;
+    # the evaluation then falls back to NumPy scalars.
+    loss = compile_expression("1/x + y/x^2 + x*y", None, LIMITS)
+    theta = np.array([[0.0, 1.0], [0.0, -1.0], [-0.0, 2.0], [0.5, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, grad = loss.value_and_grad(theta)
+        for row, point in enumerate(theta):
+            single_value, single_grad = loss.value_and_grad(point)
+            with np.errstate(all="ignore"):
+                point_value, point_grad = loss.point_value_and_grad(point)
+            assert type(point_value) is float
+            np.testing.assert_array_equal([single_value, point_value], [value[row]] * 2)
+            np.testing.assert_array_equal(single_grad, grad[row])
+            np.testing.assert_array_equal(point_grad, grad[row])
+    assert np.isinf(value[0])
+    assert np.isnan(value[1:3]).all()
+    assert np.isfinite(value[3])
+
+
 def test_formulas_complex_everywhere_are_refused() -> None:
     with pytest.raises(ExpressionError, match="not real-valued"):
         compile_expression("sqrt(-65^(cosh(1)^x))", None, LIMITS)

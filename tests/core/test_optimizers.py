@@ -11,7 +11,16 @@ import pytest
 from core import optimizers
 from core.internals import optimizer_internals
 from core.schedules import Schedule, constant, exponential_decay
-from core.transforms import GradientTransformation
+from core.transforms import (
+    GradientTransformation,
+    add_decayed_weights,
+    add_decoupled_weight_decay,
+    chain,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    trace,
+)
 from core.tree import tree_leaves, tree_unflatten
 from tests.helpers import rosenbrock
 
@@ -441,3 +450,43 @@ def run_batch(
         params = params + updates
         points.append(params)
     return np.array(points), state
+
+
+def links_one_by_one(
+    links: list[GradientTransformation], start: np.ndarray, steps: int
+) -> tuple[np.ndarray, object]:
+    """The chain of ``links`` applied link after link: what chain's written-out updates
+    (the closing learning-rate scaling folded in, trace fused with it) must reproduce."""
+    params, states = start, [link.init(start) for link in links]
+    points = [params]
+    for _ in range(steps):
+        _, updates = rosenbrock(params)
+        for index, link in enumerate(links):
+            updates, states[index] = link.update(updates, states[index], params)
+        params = params + updates
+        points.append(params)
+    return np.array(points), tuple(states)
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [scale_by_learning_rate(constant(1e-4))],
+        [trace(0.9), scale_by_learning_rate(exponential_decay(2e-4, 0.99))],
+        [trace(0.8, nesterov=True), scale_by_learning_rate(constant(1e-4))],
+        [trace(0.9, dampening=0.3), scale_by_learning_rate(constant(1e-4))],
+        [scale_by_adam(), scale_by_learning_rate(constant(1e-2))],
+        [add_decayed_weights(0.05), trace(0.5, 0.1), scale_by_learning_rate(constant(1e-4))],
+        [scale_by_adam(), scale_by_learning_rate(constant(1e-2)), add_decoupled_weight_decay(
+            0.1, constant(1e-2))],
+        [add_decayed_weights(0.05), scale_by_rms(), trace(0.5), scale_by_learning_rate(
+            constant(1e-3))],
+    ],
+)  # fmt: skip
+def test_chains_equal_their_links_applied_one_by_one(links: list[GradientTransformation]) -> None:
+    starts = np.array([[-1.2, 1.0], [0.5, -0.3]])
+    ours, state = run_batch(chain(*links), starts, 60)
+    expected, expected_state = links_one_by_one(links, starts, 60)
+    np.testing.assert_array_equal(ours, expected)
+    for got, want in zip(tree_leaves(state), tree_leaves(expected_state), strict=True):
+        np.testing.assert_array_equal(got, want)
