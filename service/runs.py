@@ -232,22 +232,40 @@ def run_optimization(spec: RunSpec, compiler: LossCompiler, settings: Settings) 
     _check_points(
         problem.rule.max_steps // spec.record.every + 2, len(problem.loss.names), settings
     )
-    start = start_iterate(problem.loss, problem.optimizer, build_start(spec, problem))
     deadline, own_limit = request_deadline(settings, spec.stop.time_limit)
+    return _run_one(
+        problem,
+        build_start(spec, problem),
+        spec.record,
+        spec.analysis,
+        internals_of(spec),
+        own_limit,
+        deadline,
+        settings,
+    )
+
+
+def _run_one(
+    problem: Problem,
+    start: Array,
+    record: RecordSpec,
+    analyse: bool,
+    internals: Internals | None,
+    own_limit: bool,
+    deadline: float,
+    settings: Settings,
+) -> RunOutcome:
+    """``problem`` run from ``start`` (1, n) to its stopping rule, analysed where it ended."""
     stepped = advance(
         problem,
-        start,
+        start_iterate(problem.loss, problem.optimizer, start),
         initial_stats(problem),
         steps=problem.rule.max_steps,
-        record=spec.record,
+        record=record,
         deadline=deadline,
     )
-    analysis = (
-        final_analysis(problem.loss, stepped.result.row(0), settings) if spec.analysis else None
-    )
-    return _outcome(
-        problem, stepped, spec.record, internals_of(spec), analysis, own_limit, settings
-    )
+    analysis = final_analysis(problem.loss, stepped.result.row(0), settings) if analyse else None
+    return _outcome(problem, stepped, record, internals, analysis, own_limit, settings)
 
 
 def run_batch(
@@ -280,10 +298,15 @@ def run_batch(
         problem = problem_on(loss, optimizer, spec.schedule, rule, data)
         internals = internals_reader(optimizer) if spec.record.state else None
         if data is not None:
+            # Mini-batch runs step one start at a time; the starts share the batch order,
+            # which follows from the seed.
             trained = (
-                _trained(problem, start, spec, internals, own_limit, deadline, settings)
+                _run_one(
+                    problem, start[np.newaxis], spec.record, spec.analysis, internals,
+                    own_limit, deadline, settings,
+                )
                 for start in starts
-            )
+            )  # fmt: skip
             outcomes.extend((index, row, outcome) for row, outcome in enumerate(trained))
             continue
         stepped = advance(
@@ -306,28 +329,3 @@ def run_batch(
             for row in range(len(starts))
         )  # fmt: skip
     return outcomes
-
-
-def _trained(
-    problem: Problem,
-    start: Array,
-    spec: BatchRunSpec,
-    internals: Internals | None,
-    own_limit: bool,
-    deadline: float,
-    settings: Settings,
-) -> RunOutcome:
-    """One start of a batch on a dataset loss: mini-batch runs step one start at a time (the
-    starts share the batch order, which follows from the seed)."""
-    stepped = advance(
-        problem,
-        start_iterate(problem.loss, problem.optimizer, start[np.newaxis]),
-        initial_stats(problem),
-        steps=problem.rule.max_steps,
-        record=spec.record,
-        deadline=deadline,
-    )
-    analysis = (
-        final_analysis(problem.loss, stepped.result.row(0), settings) if spec.analysis else None
-    )
-    return _outcome(problem, stepped, spec.record, internals, analysis, own_limit, settings)
