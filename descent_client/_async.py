@@ -165,15 +165,16 @@ class AsyncDescent:
         self,
         loss: LossLike,
         optimizer: OptimizerLike,
-        start: Vector,
+        start: Vector | None = None,
         *,
         schedule: ScheduleLike | None = None,
         stop: Mapping[str, Any] | None = None,
         record: Mapping[str, Any] | None = None,
+        analysis: bool = True,
         **hyperparameters: Any,
     ) -> RunResult:
         """Runs ``optimizer`` on ``loss`` from ``start``; see :meth:`Descent.run`."""
-        body = run_body(loss, optimizer, start, schedule, stop, record, hyperparameters)
+        body = run_body(loss, optimizer, start, schedule, stop, record, hyperparameters, analysis)
         return RunResult.from_json(await self.request("POST", "/v1/runs", json=body, retry=True))
 
     async def run_batch(
@@ -220,7 +221,7 @@ class AsyncDescent:
         self,
         loss: LossLike,
         optimizer: OptimizerLike,
-        start: Vector,
+        start: Vector | None = None,
         *,
         schedule: ScheduleLike | None = None,
         stop: Mapping[str, Any] | None = None,

@@ -176,20 +176,23 @@ class Descent:
         self,
         loss: LossLike,
         optimizer: OptimizerLike,
-        start: Vector,
+        start: Vector | None = None,
         *,
         schedule: ScheduleLike | None = None,
         stop: Mapping[str, Any] | None = None,
         record: Mapping[str, Any] | None = None,
+        analysis: bool = True,
         **hyperparameters: Any,
     ) -> RunResult:
         """Runs ``optimizer`` on ``loss`` from ``start`` until its stopping rule.
 
-        ``loss`` is a formula or a loss object; ``optimizer`` a name or an optimizer object,
-        with hyperparameters as keyword arguments (``lr=0.1, beta2=0.99``); ``schedule`` a type
-        or a schedule object; ``stop`` and ``record`` the API's objects
-        (``stop={"max_steps": 500, "grad_tol": 1e-10}``)."""
-        body = run_body(loss, optimizer, start, schedule, stop, record, hyperparameters)
+        ``loss`` is a formula or a loss object (e.g. :func:`dataset`); ``optimizer`` a name or
+        an optimizer object, with hyperparameters as keyword arguments (``lr=0.1,
+        beta2=0.99``); ``schedule`` a type or a schedule object; ``stop`` and ``record`` the
+        API's objects (``stop={"max_steps": 500, "grad_tol": 1e-10}``). ``start`` may be left
+        out for a dataset loss (the service's initialisation); a formula without one is refused
+        (:class:`ValidationFailed`). ``analysis=False`` skips analysing the final point."""
+        body = run_body(loss, optimizer, start, schedule, stop, record, hyperparameters, analysis)
         return RunResult.from_json(self.request("POST", "/v1/runs", json=body, retry=True))
 
     def run_batch(
@@ -236,7 +239,7 @@ class Descent:
         self,
         loss: LossLike,
         optimizer: OptimizerLike,
-        start: Vector,
+        start: Vector | None = None,
         *,
         schedule: ScheduleLike | None = None,
         stop: Mapping[str, Any] | None = None,

@@ -12,11 +12,13 @@ __all__ = [
     "Analysis",
     "BatchResult",
     "BatchRun",
+    "DatasetInfo",
     "End",
     "Event",
     "Example",
     "FinalPoint",
     "LossInfo",
+    "ModelState",
     "MomentumSettings",
     "OptimizerInfo",
     "Points",
@@ -24,6 +26,7 @@ __all__ = [
     "SessionRunResult",
     "SessionState",
     "SessionTrajectory",
+    "Standardization",
     "StepResult",
     "Tolerances",
     "Trajectory",
@@ -35,6 +38,7 @@ SessionStatus = Literal["ready", "converged", "max_steps", "diverged", "time_lim
 Classification = Literal[
     "local_minimum", "local_maximum", "saddle_point", "degenerate", "not_critical"
 ]
+HessianMethod = Literal["exact", "central_differences"]
 
 
 def _floats(values: Any) -> list[float]:
@@ -49,11 +53,18 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _optional_floats(values: Any) -> list[float | None] | None:
+    return None if values is None else [_optional_float(v) for v in values]
+
+
 @dataclass(frozen=True, kw_only=True)
 class Trajectory:
     """Columnar points: entry i of every column describes point i (step 0 is the start).
 
-    ``grad``, ``lr``, ``update`` and ``state`` are present only when ``record`` asked for them."""
+    ``grad``, ``lr``, ``update`` and ``state`` are present only when ``record`` asked for them;
+    ``epoch`` and ``batch_loss`` only for dataset losses (where ``loss`` is the full-data
+    objective and ``batch_loss`` the mini-batch loss of the step reaching each point, None at
+    step 0)."""
 
     step: list[int]
     params: list[list[float]]
@@ -63,11 +74,15 @@ class Trajectory:
     lr: list[float | None] | None = None
     update: list[list[float | None]] | None = None
     state: dict[str, list[list[float | None]]] | None = None
+    epoch: list[float] | None = None
+    """Passes over the data so far (examples seen / examples)."""
+    batch_loss: list[float | None] | None = None
     raw: JSON = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: JSON) -> Trajectory:
         grad = data.get("grad")
+        epoch = data.get("epoch")
         return cls(
             step=[int(s) for s in data["step"]],
             params=_matrix(data["params"]),
@@ -77,6 +92,8 @@ class Trajectory:
             lr=data.get("lr"),
             update=data.get("update"),
             state=data.get("state"),
+            epoch=None if epoch is None else _floats(epoch),
+            batch_loss=_optional_floats(data.get("batch_loss")),
             raw=data,
         )
 
@@ -131,6 +148,8 @@ class Analysis:
     gradient: list[float]
     gradient_norm: float
     hessian: list[list[float]]
+    hessian_method: HessianMethod
+    """``exact``, or ``central_differences`` of the exact gradient (mlp models)."""
     eigenvalues: list[float]
     """Ascending."""
     eigenvectors: list[list[float]]
@@ -156,6 +175,7 @@ class Analysis:
             gradient=_floats(data["gradient"]),
             gradient_norm=float(data["gradient_norm"]),
             hessian=_matrix(data["hessian"]),
+            hessian_method=data.get("hessian_method", "exact"),
             eigenvalues=_floats(data["eigenvalues"]),
             eigenvectors=_matrix(data["eigenvectors"]),
             curvature=str(data["curvature"]),
@@ -175,9 +195,83 @@ class Analysis:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Standardization:
+    """The per-feature shift and scale applied to X: x' = (x − mean) / scale."""
+
+    mean: list[float]
+    scale: list[float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelState:
+    """Batch normalisation's running statistics, one list per normalised layer (what the model
+    uses to predict on new data)."""
+
+    running_mean: list[list[float]]
+    running_var: list[list[float]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetInfo:
+    """The data and model of a dataset loss at the answer's point."""
+
+    examples: int
+    features: int
+    classes: int | None
+    """Classes of a classifier; None for regression."""
+    batch_size: int
+    steps_per_epoch: int
+    """⌈examples / batch_size⌉."""
+    epoch: float
+    """Passes over the data so far."""
+    standardization: Standardization | None
+    """With ``standardize``: the features' means and scales (θ acts on the scaled features)."""
+    hessian_method: HessianMethod
+    model_state: ModelState | None
+    """With ``batch_norm``: the running statistics."""
+    raw: JSON = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> DatasetInfo:
+        scaling = data.get("standardization")
+        state = data.get("model_state")
+        classes = data.get("classes")
+        return cls(
+            examples=int(data["examples"]),
+            features=int(data["features"]),
+            classes=None if classes is None else int(classes),
+            batch_size=int(data["batch_size"]),
+            steps_per_epoch=int(data["steps_per_epoch"]),
+            epoch=float(data["epoch"]),
+            standardization=None
+            if scaling is None
+            else Standardization(mean=_floats(scaling["mean"]), scale=_floats(scaling["scale"])),
+            hessian_method=data["hessian_method"],
+            model_state=None
+            if state is None
+            else ModelState(
+                running_mean=_matrix(state["running_mean"]),
+                running_var=_matrix(state["running_var"]),
+            ),
+            raw=data,
+        )
+
+
+def _dataset_fields(data: JSON) -> JSON:
+    """``parameter_names`` and ``dataset`` of a run or session answer (None for formulas)."""
+    names = data.get("parameter_names")
+    dataset = data.get("dataset")
+    return {
+        "parameter_names": None if names is None else [str(n) for n in names],
+        "dataset": None if dataset is None else DatasetInfo.from_json(dataset),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunResult:
     """A finished run (``POST /v1/runs``): why it stopped, its trajectory, where it ended and
-    the analysis there (None where the Hessian is not finite)."""
+    the analysis there (None where the Hessian is not finite, or with ``analysis=False``).
+    Dataset losses add ``parameter_names`` (the layout of θ) and ``dataset``."""
 
     status: RunStatus
     message: str
@@ -186,6 +280,8 @@ class RunResult:
     trajectory: Trajectory
     final: FinalPoint
     analysis: Analysis | None
+    parameter_names: list[str] | None = None
+    dataset: DatasetInfo | None = None
     raw: JSON = field(repr=False, compare=False)
 
     @classmethod
@@ -199,6 +295,7 @@ class RunResult:
             "trajectory": Trajectory.from_json(data["trajectory"]),
             "final": FinalPoint.from_json(data["final"]),
             "analysis": None if analysis is None else Analysis.from_json(analysis),
+            **_dataset_fields(data),
             "raw": data,
         }
 
@@ -249,7 +346,8 @@ class BatchResult:
 @dataclass(frozen=True, kw_only=True)
 class SessionState:
     """A session's configuration (``config``, the run body with defaults filled in) and its
-    current state; ``version`` counts writes and is the answer's ETag."""
+    current state; ``version`` counts writes and is the answer's ETag. Dataset losses add
+    ``parameter_names`` and ``dataset`` (at the current step)."""
 
     id: str
     version: int
@@ -264,6 +362,8 @@ class SessionState:
     grad: list[float]
     grad_norm: float
     config: JSON
+    parameter_names: list[str] | None = None
+    dataset: DatasetInfo | None = None
     raw: JSON = field(repr=False, compare=False)
 
     @classmethod
@@ -282,6 +382,7 @@ class SessionState:
             "grad": _floats(data["grad"]),
             "grad_norm": float(data["grad_norm"]),
             "config": data["config"],
+            **_dataset_fields(data),
             "raw": data,
         }
 
@@ -341,17 +442,24 @@ class Points:
     params: list[list[float]]
     loss: list[float]
     grad_norm: list[float]
+    epoch: list[float] | None = None
+    """Dataset losses: passes over the data so far."""
+    batch_loss: list[float | None] | None = None
+    """Dataset losses: the mini-batch loss of the step reaching each point."""
     id: str | None = None
     """The event id (the last step), sent back as ``Last-Event-ID`` on reconnection."""
     raw: JSON = field(repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: JSON, event_id: str | None = None) -> Points:
+        epoch = data.get("epoch")
         return cls(
             step=[int(s) for s in data["step"]],
             params=_matrix(data["params"]),
             loss=_floats(data["loss"]),
             grad_norm=_floats(data["grad_norm"]),
+            epoch=None if epoch is None else _floats(epoch),
+            batch_loss=_optional_floats(data.get("batch_loss")),
             id=event_id,
             raw=data,
         )

@@ -125,7 +125,12 @@ def _connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
 def _spec_options(parser: argparse.ArgumentParser) -> None:
     """The body of a run: loss, optimizer, start, stopping rule, schedule, recording."""
     loss = parser.add_mutually_exclusive_group(required=True)
-    loss.add_argument("-l", "--loss", help='a formula such as "x^2 + 3*y^2", or a JSON loss object')
+    loss.add_argument(
+        "-l",
+        "--loss",
+        help='a formula such as "x^2 + 3*y^2", or a JSON loss object (e.g. a dataset: '
+        '\'{"type": "dataset", "model": "linear_regression", "generate": {"kind": "linear"}}\')',
+    )
     loss.add_argument("--builtin", metavar="NAME", help="a builtin loss (see `descent losses`)")
     parser.add_argument("--dim", type=int, help="dimension of an n-dimensional builtin loss")
     parser.add_argument(
@@ -147,8 +152,8 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
         "-s",
         "--start",
         type=parse_vector,
-        required=True,
-        help="start point, e.g. 1,1 (negative first value: --start=-1.2,1)",
+        help="start point, e.g. 1,1 (negative first value: --start=-1.2,1); a dataset loss "
+        "may omit it",
     )
     _stop_options(parser)
     parser.add_argument(
@@ -162,6 +167,7 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
 
 def _stop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--steps", type=int, help="most steps (stop.max_steps)")
+    parser.add_argument("--epochs", type=int, help="most passes over a dataset (stop.max_epochs)")
     parser.add_argument("--grad-tol", type=float, help="converged once ‖∇f‖ ≤ this (0: off)")
     parser.add_argument("--loss-tol", type=float, help="converged once |Δf| ≤ this")
     parser.add_argument("--time-limit", type=float, help="seconds of computation allowed")
@@ -297,6 +303,7 @@ def _stop(args: argparse.Namespace) -> dict[str, Any] | None:
         key: value
         for key, value in (
             ("max_steps", args.steps),
+            ("max_epochs", args.epochs),
             ("grad_tol", args.grad_tol),
             ("loss_tol", args.loss_tol),
             ("time_limit", args.time_limit),
@@ -373,6 +380,16 @@ def describe_analysis(analysis: dict[str, Any] | None) -> str:
     return f"{analysis['classification']} ({analysis['curvature']}; eigenvalues {eigenvalues})"
 
 
+def describe_dataset(dataset: dict[str, Any]) -> str:
+    """``200 examples × 2 features, batch 32 (7 steps an epoch), epoch 3``."""
+    classes = "" if dataset.get("classes") is None else f", {dataset['classes']} classes"
+    return (
+        f"{dataset['examples']} examples × {dataset['features']} features{classes}, "
+        f"batch {dataset['batch_size']} ({dataset['steps_per_epoch']} steps an epoch), "
+        f"epoch {fmt(dataset['epoch'])}"
+    )
+
+
 def print_run(answer: dict[str, Any], rows: int, out: TextIO) -> None:
     """A run answer: the table, the status line, the final point and the analysis."""
     print_trajectory(Trajectory.from_json(answer["trajectory"]), rows, out)
@@ -386,6 +403,8 @@ def print_run(answer: dict[str, Any], rows: int, out: TextIO) -> None:
         file=out,
     )
     print(f"analysis: {describe_analysis(answer['analysis'])}", file=out)
+    if answer.get("dataset") is not None:
+        print(f"dataset: {describe_dataset(answer['dataset'])}", file=out)
 
 
 def print_state(state: SessionState, out: TextIO) -> None:
@@ -496,6 +515,8 @@ def run_with_progress(client: Descent, parts: dict[str, Any], err: TextIO) -> di
                 "grad_norm": state.grad_norm,
             },
             "analysis": analysis,
+            "parameter_names": state.parameter_names,
+            "dataset": None if state.dataset is None else state.dataset.raw,
         }
     finally:
         with contextlib.suppress(DescentError, DescentConnectionError):

@@ -126,6 +126,36 @@ def test_progress_draws_a_bar_on_stderr_and_prints_the_same_answer(
     assert json.loads(listing) == []
 
 
+def test_a_dataset_loss_runs_without_a_start(
+    server: Server, env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    loss = {"type": "dataset", "model": "linear_regression", "batch_size": 16,
+            "generate": {"kind": "linear", "n": 40, "seed": 3}}  # fmt: skip
+    run = ["run", "--loss", json.dumps(loss), "-o", "sgd", "--lr", "0.05", "--epochs", "4",
+           "--grad-tol", "0"]  # fmt: skip
+    code, out, err = cli(capsys, *run)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[1].split()[0] == "0"
+    assert lines[1].endswith("[0, 0, 0]")
+    assert "status: max_steps after 12 steps" in out
+    assert lines[-1] == "dataset: 40 examples × 2 features, batch 16 (3 steps an epoch), epoch 4"
+    code, answer, _ = cli(capsys, *run, "--json")
+    assert code == 0
+    body = {"loss": loss, "optimizer": {"name": "sgd", "lr": 0.05},
+            "stop": {"max_epochs": 4, "grad_tol": 0}}  # fmt: skip
+    headers = {"Authorization": f"Bearer {KEY}"}
+    expected = httpx.post(f"{server.url}/v1/runs", json=body, headers=headers, timeout=30).json()
+    assert json.loads(answer) == expected
+    # Through a session with a progress bar: the same answer.
+    code, progressed, _ = cli(capsys, *run, "--json", "--progress", "--steps", "12")
+    assert code == 0
+    shown = json.loads(progressed)
+    assert shown["parameter_names"] == ["w[0]", "w[1]", "b"]
+    for key in ("trajectory", "final", "parameter_names", "dataset"):
+        assert shown[key] == expected[key], key
+
+
 def test_analyze_and_the_catalogues(
     env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -218,9 +248,9 @@ def test_service_errors_exit_1_with_the_problem(
 def test_usage_errors_exit_2_and_a_closed_port_exits_3(
     server: Server, env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = cli(capsys, "run", "--loss", "x^2", "-o", "adam")
-    assert code == 2
-    assert "--start" in err
+    code, _, err = cli(capsys, "run", "--loss", "x^2", "-o", "adam", "--grad-tol", "1")
+    assert code == 1  # a start is optional on the command line: the service asks for it
+    assert "  body.start: Field required" in err
     assert cli(capsys, "run", "--loss", "x^2", "-o", "adam", "-s", "a,b")[0] == 2
     assert cli(capsys, "run", "--loss", "x^2", "-o", "{", "-s", "1")[0] == 2
     assert cli(capsys)[0] == 2

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from descent_client import (
     AsyncDescent,
     Conflict,
+    DatasetInfo,
     Descent,
     DescentConnectionError,
     DescentError,
@@ -27,10 +29,13 @@ from descent_client import (
     Points,
     PreconditionFailed,
     Session,
+    Trajectory,
     Unauthorized,
     ValidationFailed,
     builtin,
+    dataset,
     expression,
+    generate,
     optimizer,
     schedule,
 )
@@ -436,6 +441,123 @@ def test_problem_answers_raise_their_errors(server: Server, client: Descent) -> 
     assert not isinstance(down.value, DescentError)
 
 
+# -- dataset losses -------------------------------------------------------------------------------
+
+LINEAR_DATA = dataset("linear_regression", generate=generate("linear", n=40, seed=3), batch_size=16)
+"""A regression on 2 generated features: 3 steps an epoch (16, 16 and 8 examples)."""
+
+
+def test_a_dataset_run_reports_the_data_the_layout_and_the_epochs(
+    client: Descent, raw: httpx.Client
+) -> None:
+    stop = {"max_epochs": 5, "grad_tol": 0}
+    body = {"loss": LINEAR_DATA, "optimizer": {"name": "sgd", "lr": 0.05}, "stop": stop}
+    expected = raw.post("/v1/runs", json=body).json()
+    run = client.run(LINEAR_DATA, "sgd", lr=0.05, stop=stop)  # no start: the service's zeros
+    assert run.raw == expected
+    assert run.parameter_names == ["w[0]", "w[1]", "b"]
+    assert run.trajectory.params[0] == [0.0, 0.0, 0.0]
+    assert (run.status, run.steps) == ("max_steps", 15)
+    assert run.dataset == DatasetInfo(
+        examples=40, features=2, classes=None, batch_size=16, steps_per_epoch=3, epoch=5.0,
+        standardization=None, hessian_method="exact", model_state=None, raw={},
+    )  # fmt: skip
+    assert run.trajectory.epoch is not None
+    assert run.trajectory.epoch[:4] == pytest.approx([0.0, 0.4, 0.8, 1.0])
+    assert run.trajectory.epoch[-1] == 5.0
+    assert run.trajectory.batch_loss is not None
+    assert run.trajectory.batch_loss[0] is None
+    assert all(isinstance(b, float) and b > 0 for b in run.trajectory.batch_loss[1:])
+    assert len(run.trajectory.batch_loss) == len(run.trajectory) == 16
+    assert run.final.loss < run.trajectory.loss[0]
+    assert run.analysis is not None
+    assert run.analysis.hessian_method == "exact"
+    # A start given positionally still works, and analysis=False skips the analysis.
+    quiet = client.run(LINEAR_DATA, "sgd", [0, 0, 0], lr=0.05, stop=stop, analysis=False)
+    assert quiet.analysis is None
+    assert quiet.trajectory == run.trajectory
+
+
+def test_dataset_losses_take_numpy_arrays_and_send_only_the_fields_given(
+    client: Descent, raw: httpx.Client
+) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2)) * np.array([1.0, 100.0])
+    y = (X[:, 0] > 0).astype(np.int64)
+    spec = dataset("logistic_regression", X, y.reshape(-1, 1), standardize=True, batch_size=4)
+    assert spec == {
+        "type": "dataset", "model": "logistic_regression", "X": X.tolist(), "y": y.tolist(),
+        "standardize": True, "batch_size": 4,
+    }  # fmt: skip
+    assert all(type(label) is int for label in spec["y"])
+    body = {"loss": spec, "optimizer": {"name": "adam", "lr": 0.1}, "stop": {"max_epochs": 2}}
+    run = client.run(spec, "adam", lr=0.1, stop={"max_epochs": 2})
+    assert run.raw == raw.post("/v1/runs", json=body).json()
+    assert run.dataset is not None
+    assert run.dataset.classes == 2
+    assert run.dataset.standardization is not None
+    assert run.dataset.standardization.mean == pytest.approx(X.mean(axis=0).tolist())
+    assert run.dataset.standardization.scale == pytest.approx(X.std(axis=0).tolist())
+    mlp = dataset("mlp", generate=generate("moons", n=40), hidden=[3], batch_norm=True,
+                  task="classification")  # fmt: skip
+    net = client.run(mlp, "adam", lr=0.05, stop={"max_epochs": 2})
+    assert net.parameter_names is not None
+    assert net.parameter_names[6:9] == ["gamma1[0]", "gamma1[1]", "gamma1[2]"]
+    assert net.dataset is not None
+    assert net.dataset.hessian_method == "central_differences"
+    assert net.dataset.model_state is not None
+    assert len(net.dataset.model_state.running_var[0]) == 3
+    assert net.analysis is not None
+    assert net.analysis.hessian_method == "central_differences"
+    assert generate("blobs", 90, classes=3) == {"kind": "blobs", "n": 90, "classes": 3}
+    with pytest.raises(TypeError, match="reshape"):
+        dataset("linear_regression", np.arange(3.0), np.arange(3.0))
+    with pytest.raises(TypeError, match="one target per example"):
+        dataset("linear_regression", [[1.0], [2.0]], [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_a_dataset_session_stepped_twice_equals_one_run(client: Descent) -> None:
+    stop = {"max_epochs": 2, "grad_tol": 0}
+    session = client.session(LINEAR_DATA, "adam", lr=0.05, stop=stop)
+    assert session.state.parameter_names == ["w[0]", "w[1]", "b"]
+    assert session.state.dataset is not None
+    assert session.state.dataset.epoch == 0.0
+    first = session.step(4)
+    assert first.trajectory.epoch == pytest.approx([0.4, 0.8, 1.0, 1.4])
+    assert first.dataset is not None
+    assert first.dataset.epoch == pytest.approx(1.4)
+    second = session.step(2)
+    assert (second.step, second.status) == (6, "max_steps")
+    run = client.run(LINEAR_DATA, "adam", lr=0.05, stop=stop)
+    assert second.params == run.final.params
+    assert second.dataset == run.dataset
+    stored = session.trajectory().trajectory
+    assert stored.params == run.trajectory.params
+    assert stored.epoch == run.trajectory.epoch
+    assert stored.batch_loss == run.trajectory.batch_loss
+    assert run.trajectory.epoch is not None
+    assert run.trajectory.batch_loss is not None
+    points = [e for e in session.events(after=0) if isinstance(e, Points)]
+    assert [s for p in points for s in p.steps] == list(range(1, 7))
+    assert [b for p in points for b in p.batch_loss or []] == run.trajectory.batch_loss[1:]
+    assert [x for p in points for x in p.epoch or []] == run.trajectory.epoch[1:]
+
+
+def test_a_formula_without_a_start_is_refused_naming_start(client: Descent) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        client.run("x^2 + y^2", "adam", lr=0.1)
+    assert refused.value.status == 422
+    assert [e.loc for e in refused.value.errors] == [("body", "start")]
+    assert "start" in refused.value.detail
+    with pytest.raises(ValidationFailed) as session:
+        client.session("x^2 + y^2", "adam")
+    assert session.value.errors[0].loc == ("body", "start")
+    formula = client.run("x^2", "sgd", [1.0], lr=0.1, stop={"max_steps": 3})
+    assert (formula.parameter_names, formula.dataset) == (None, None)
+    assert (formula.trajectory.epoch, formula.trajectory.batch_loss) == (None, None)
+    assert Trajectory.from_json(formula.trajectory.raw) == formula.trajectory
+
+
 # -- the async client -----------------------------------------------------------------------------
 
 
@@ -485,6 +607,26 @@ def test_the_async_client_does_the_same(server: Server, raw: httpx.Client) -> No
                 await session.refresh()
             with pytest.raises(ValidationFailed):
                 await client.run("x^2", "adam", [1], lr=-1)
+            with pytest.raises(ValidationFailed) as no_start:
+                await client.run("x^2", "adam")
+            assert no_start.value.errors[0].loc == ("body", "start")
+
+            stop = {"max_epochs": 2, "grad_tol": 0}
+            on_data = await client.run(LINEAR_DATA, "adam", lr=0.05, stop=stop)
+            assert on_data.parameter_names == ["w[0]", "w[1]", "b"]
+            assert on_data.dataset is not None
+            assert on_data.dataset.steps_per_epoch == 3
+            assert on_data.trajectory.epoch is not None
+            assert on_data.trajectory.epoch[-1] == 2.0
+            assert on_data.trajectory.batch_loss is not None
+            assert on_data.trajectory.batch_loss[-1] is not None
+            assert on_data.final.loss < on_data.trajectory.loss[0]
+            data_session = await client.session(LINEAR_DATA, "adam", lr=0.05, stop=stop)
+            await data_session.step(4)
+            stepped = await data_session.step(2)
+            assert stepped.params == on_data.final.params
+            assert stepped.dataset == on_data.dataset
+            await data_session.delete()
 
     asyncio.run(flow())
 
