@@ -63,12 +63,17 @@ def _status_of(error: DescentError) -> int:
     return 400
 
 
-async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
-    assert isinstance(error, DescentError)
+def domain_problem(error: DescentError) -> ProblemResponse:
+    """The problem answer to a domain error."""
     errors = [{"loc": list(e.loc), "msg": e.msg} for e in error.errors] or None
     return problem(
         _status_of(error), error.detail, title=error.title, slug=error.slug, errors=errors
     )
+
+
+async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
+    assert isinstance(error, DescentError)
+    return domain_problem(error)
 
 
 def _location(loc: tuple[Any, ...], body: Any) -> list[Any]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import random
 import re
 import time
-import uuid
 
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,12 @@ from api.errors import problem
 from api.observability import observe
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+# Request ids need to be unique, not secret: 128 bits from a generator of the process's own
+# (seeded from the OS, again in a forked child), as uuid4's hex would be but without its
+# getrandom() system call on every request: the call releases the GIL, and under load the
+# event loop then waits for the step threads to hand it back.
+_IDS = random.Random()
+os.register_at_fork(after_in_child=_IDS.seed)
 
 
 class Frontline:
@@ -60,7 +67,7 @@ class Frontline:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 offered = value
-        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex.encode()
+        request_id = offered if _REQUEST_ID.match(offered) else b"%032x" % _IDS.getrandbits(128)
         scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500
         began = time.perf_counter()

@@ -15,7 +15,9 @@ each user on its own session ("own") or all on one session ("shared").
 The httpx client is kept lean, since its CPU competes with the server's: a client per user
 (one ``AsyncClient`` pooling C connections costs several times more CPU per request: httpcore's
 pool does bookkeeping over all its connections on each request), the request built once per
-user and sent again with ``client.send``, and uvloop under the load generator. httpcore asks
+user and sent again with ``client.send``, uvloop under the load generator, and the garbage
+collector's long-lived heap frozen for the measured window (``gc.freeze``, as the server does
+once started), so that full collections do not stall every user at once. httpcore asks
 ``sniffio`` which event loop runs on every request; without the package installed each ask is a
 failed import that searches ``sys.path`` (about a third of the client's CPU), so the project
 depends on it. The loss is the 2-D
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -485,6 +488,12 @@ async def drive(
             for c, s in pairs:
                 await user(c, s, tally, float("inf"), WARMUP_REQUESTS)
 
+            # As the server does after its start-up: the collector stops rescanning the
+            # long-lived heap (modules, clients, and the tally of acknowledged points that
+            # grows through the run), whose full collections would stall every user at once
+            # and add their pause to the latencies measured.
+            gc.collect()
+            gc.freeze()
             tally.measuring = True
             cpu_before = [cpu_by_process(g) for g in groups]
             machine_before = machine_busy()
@@ -499,6 +508,7 @@ async def drive(
             machine_cpu = machine_busy() - machine_before
             cpu_after = [cpu_by_process(g) for g in groups]
             tally.measuring = False
+            gc.unfreeze()
         finally:
             for connection in connections:
                 await connection.aclose()

@@ -54,6 +54,7 @@ _DIVERGED = {Reason.NON_FINITE, Reason.PARAM_BOUND, Reason.LOSS_BOUND}
 _CACHED_SPEC_CHARACTERS = 65_536
 """Specs (as JSON) up to this size are parsed and built once and cached; inline datasets are
 usually larger, and are parsed per request rather than held in memory."""
+_IDENTITY_CACHE = 64  # as many as ``_built`` keeps
 
 
 @dataclass(frozen=True)
@@ -180,18 +181,47 @@ class SessionService:
         self._parsed = functools.lru_cache(256)(lambda key: RunSpec.model_validate(key.value))
         self._built = functools.lru_cache(64)(self._build)
         self._built_on_data = functools.lru_cache(4)(self._build)
+        # The parsed spec objects are shared (``_parsed``), so a step finds its Problem and
+        # its optimizer state's layout by the spec's and the problem's identity, without
+        # dumping the spec to JSON or initialising an optimizer state each time. Each entry
+        # holds its key object, so an id is not reused while its entry lives.
+        self._by_spec: dict[int, tuple[RunSpec, Problem]] = {}
+        self._templates: dict[int, tuple[Problem, tuple[int, ...], Any, list[Any]]] = {}
 
     def _build(self, key: _ByJson) -> Problem:
         spec: RunSpec = key.value
         return build_problem(spec, self._compiler, self._settings, self._settings.max_steps)
 
     def _problem(self, spec: RunSpec) -> Problem:
+        known = self._by_spec.get(id(spec))
+        if known is not None and known[0] is spec:
+            return known[1]
         key = _ByJson(spec.model_dump_json(), spec)
         if len(key.json) > _CACHED_SPEC_CHARACTERS:
             return self._build(key)
-        built = self._built_on_data if isinstance(spec.loss, DatasetLossSpec) else self._built
-        problem: Problem = built(key)
+        if isinstance(spec.loss, DatasetLossSpec):
+            on_data: Problem = self._built_on_data(key)  # few: each holds its data
+            return on_data
+        problem: Problem = self._built(key)
+        if len(self._by_spec) >= _IDENTITY_CACHE:
+            self._by_spec.clear()
+        self._by_spec[id(spec)] = (spec, problem)
         return problem
+
+    def _template(self, problem: Problem, params: np.ndarray) -> tuple[Any, list[Any]]:
+        """A fresh optimizer state for ``params``'s shape, and its leaves: the layout a stored
+        state is read into (only shapes and types are used)."""
+        known = self._templates.get(id(problem))
+        if known is not None and known[0] is problem and known[1] == params.shape:
+            return known[2], known[3]
+        template = problem.optimizer.init(params)
+        leaves = tree_leaves(template)
+        if problem.data is not None:
+            return template, leaves  # not kept: the entry would keep the problem's data alive
+        if len(self._templates) >= _IDENTITY_CACHE:
+            self._templates.clear()
+        self._templates[id(problem)] = (problem, params.shape, template, leaves)
+        return template, leaves
 
     @staticmethod
     def _stats(problem: Problem, state: dict[str, Any]) -> Stats:
@@ -204,10 +234,9 @@ class SessionService:
 
     def _iterate(self, problem: Problem, state: dict[str, Any]) -> Iterate:
         params = np.asarray([state["params"]], dtype=np.float64)
-        template = problem.optimizer.init(params)
+        template, template_leaves = self._template(problem, params)
         leaves = [
-            _decode_leaf(t, s)
-            for t, s in zip(tree_leaves(template), state["opt_state"], strict=True)
+            _decode_leaf(t, s) for t, s in zip(template_leaves, state["opt_state"], strict=True)
         ]
         return Iterate(
             params=params,
@@ -311,7 +340,7 @@ class SessionService:
                 ("steps",),
                 f"{steps} exceeds the limit of {self._settings.max_steps_per_request} per request",
             )
-        fingerprint = _fingerprint("step", session_id, steps)
+        fingerprint = "" if idempotency_key is None else _fingerprint("step", session_id, steps)
         with self._locks[hash(session_id) % _LOCK_STRIPES]:
             for _ in range(_MAX_ATTEMPTS):
                 session = self.get(session_id, owner)

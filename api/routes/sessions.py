@@ -163,6 +163,20 @@ async def step_session(
 ) -> NumpyJSONResponse:
     """Take steps; return the new trajectory points and the state after them."""
     version = expected_version(if_match)
+    return await take_steps(sessions, offload, session_id, body, owner, version, idempotency_key)
+
+
+async def take_steps(
+    sessions: SessionService,
+    offload: Offload,
+    session_id: str,
+    body: StepRequest,
+    owner: str,
+    version: int | None = None,
+    idempotency_key: str | None = None,
+) -> NumpyJSONResponse:
+    """The answer to a step request, once its parameters are validated: shared by the route
+    above and the lean path in front of the router (``api.fastpath``)."""
     outcome = await offload(sessions.step, session_id, body.steps, owner, version, idempotency_key)
     STEPS.labels("session").inc(len(outcome.points))
     body_out = session_body(outcome.session)
