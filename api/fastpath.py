@@ -76,6 +76,7 @@ class LeanStep:
             response = await take_steps(
                 app.state.sessions,
                 app.state.offload,
+                app.state.settings,
                 match.group(1),
                 body,
                 scope.get("state", {}).get("owner", ""),

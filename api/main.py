@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, lean_step: bool = True) -> F
             resolved.compile_cache_size,
             warm=False,
         )
-        offload = Offload()
+        offload = Offload(resolved.session_threads, resolved.quick_threads)
         # Start serving only once the fork server and code generation are warm, so the first
         # requests are as quick as the rest.
         await offload(compiler.warm_up)

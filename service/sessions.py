@@ -55,6 +55,8 @@ _CACHED_SPEC_CHARACTERS = 65_536
 """Specs (as JSON) up to this size are parsed and built once and cached; inline datasets are
 usually larger, and are parsed per request rather than held in memory."""
 _IDENTITY_CACHE = 64  # as many as ``_built`` keeps
+_RECENT_SESSIONS = 4_096
+"""Sessions this process last stepped, kept to step again without reading the store first."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,12 @@ class SessionService:
         # holds its key object, so an id is not reused while its entry lives.
         self._by_spec: dict[int, tuple[RunSpec, Problem]] = {}
         self._templates: dict[int, tuple[Problem, tuple[int, ...], Any, list[Any]]] = {}
+        # A step saves with a compare-and-set on the version it read, so it may start from
+        # the session as this process last saved it: if another process (or a patch, reset
+        # or delete) changed it since, or it expired, the save fails and the step starts
+        # again from the store. Most steps then skip one read of the store.
+        self._recent: dict[str, Session] = {}
+        self._recent_lock = threading.Lock()
 
     def _build(self, key: _ByJson) -> Problem:
         spec: RunSpec = key.value
@@ -308,16 +316,33 @@ class SessionService:
 
     def get(self, session_id: str, owner: str = "") -> Session:
         """The session, or NotFound (also for another owner's session)."""
+        return self._read(session_id, owner)[0]
+
+    def _read(self, session_id: str, owner: str) -> tuple[Session, bool]:
+        """The session as stored, and whether its spec is small enough to keep in memory."""
         record = self._store.get(session_id)
         if record is None or record.owner != owner:
             raise NotFound(f"no session with id {session_id!r}")
         text = orjson.dumps(record.spec)
-        spec: RunSpec = (
-            self._parsed(_ByJson(text, record.spec))
-            if len(text) <= _CACHED_SPEC_CHARACTERS
-            else RunSpec.model_validate(record.spec)
-        )
-        return Session(record, spec)
+        if len(text) > _CACHED_SPEC_CHARACTERS:
+            return Session(record, RunSpec.model_validate(record.spec)), False
+        spec: RunSpec = self._parsed(_ByJson(text, record.spec))
+        return Session(record, spec), True
+
+    def _recall(self, session_id: str, owner: str) -> Session | None:
+        session = self._recent.get(session_id)
+        return session if session is not None and session.record.owner == owner else None
+
+    def _remember(self, session: Session) -> None:
+        with self._recent_lock:
+            self._recent.pop(session.record.id, None)
+            self._recent[session.record.id] = session
+            if len(self._recent) > _RECENT_SESSIONS:
+                del self._recent[next(iter(self._recent))]  # the least recently stepped
+
+    def _forget(self, session_id: str) -> None:
+        with self._recent_lock:
+            self._recent.pop(session_id, None)
 
     @staticmethod
     def _check_version(session: Session, if_match: int | None) -> None:
@@ -342,8 +367,18 @@ class SessionService:
             )
         fingerprint = "" if idempotency_key is None else _fingerprint("step", session_id, steps)
         with self._locks[hash(session_id) % _LOCK_STRIPES]:
+            recalled = (
+                self._recall(session_id, owner)
+                if idempotency_key is None and if_match is None
+                else None
+            )
             for _ in range(_MAX_ATTEMPTS):
-                session = self.get(session_id, owner)
+                if recalled is not None:
+                    session, keep, recalled = recalled, True, None
+                    if not self._steppable(session, steps):
+                        continue  # it may have changed since: the store decides
+                else:
+                    session, keep = self._read(session_id, owner)
                 if idempotency_key is not None:
                     replayed = self._replayed(session_id, idempotency_key, fingerprint)
                     if replayed is not None:
@@ -366,7 +401,10 @@ class SessionService:
                     replay=replay,
                 )
                 if saved is SaveResult.SAVED:
+                    if keep:
+                        self._remember(outcome.session)
                     return outcome
+                self._forget(session_id)
         raise Conflict(f"session {session_id} kept changing; try again")
 
     def _replay_step(self, session: Session, answer: dict[str, Any]) -> StepOutcome:
@@ -375,6 +413,13 @@ class SessionService:
         return StepOutcome(
             Session(record, spec), Columns.from_json(answer["points"]), self._problem(spec)
         )
+
+    def _steppable(self, session: Session, steps: int) -> bool:
+        try:
+            self._check_steppable(session, steps)
+        except Conflict:
+            return False
+        return True
 
     def _check_steppable(self, session: Session, steps: int) -> None:
         state = session.state
@@ -454,6 +499,7 @@ class SessionService:
     ) -> Session:
         """Changes hyperparameters, schedule, stopping rule or recording for the steps to come."""
         with self._locks[hash(session_id) % _LOCK_STRIPES]:
+            self._forget(session_id)
             for _ in range(_MAX_ATTEMPTS):
                 session = self.get(session_id, owner)
                 self._check_version(session, if_match)
@@ -550,6 +596,7 @@ class SessionService:
     ) -> Session:
         """Back to step 0 (from a new start if given): the trajectory starts over."""
         with self._locks[hash(session_id) % _LOCK_STRIPES]:
+            self._forget(session_id)
             for _ in range(_MAX_ATTEMPTS):
                 session = self.get(session_id, owner)
                 self._check_version(session, if_match)
@@ -637,6 +684,7 @@ class SessionService:
 
     def delete(self, session_id: str, owner: str = "", if_match: int | None = None) -> None:
         """Removes the session, or NotFound."""
+        self._forget(session_id)
         session = self.get(session_id, owner)
         self._check_version(session, if_match)
         if not self._store.delete(session_id):

@@ -130,6 +130,22 @@ class Settings(BaseSettings):
     sqlite_busy_timeout: float = Field(
         30.0, gt=0, description="Seconds a SQLite writer waits for the lock."
     )
+    quick_threads: int = Field(
+        4,
+        gt=0,
+        description="Threads per worker process for quick session work: reads, deletes and "
+        "steps of at most DESCENT_QUICK_STEPS steps. Few: Python threads take turns on one "
+        "interpreter lock, and many runnable threads spend CPU handing it over.",
+    )
+    quick_steps: int = Field(
+        64, gt=0, description="Most steps of a session step request counted as quick work."
+    )
+    session_threads: int = Field(
+        40,
+        gt=0,
+        description="Threads per worker process for the other session work (creating, "
+        "patching, resetting, longer stepping and running), which may take long.",
+    )
 
 
 def split_list(value: str) -> list[str]:

@@ -134,7 +134,7 @@ async def get_session(
     session_id: SessionId, sessions: SessionsDep, owner: OwnerDep, offload: OffloadDep
 ) -> NumpyJSONResponse:
     """A session's configuration and current state."""
-    return answer(await offload(sessions.get, session_id, owner))
+    return answer(await offload.quick(sessions.get, session_id, owner))
 
 
 @router.patch("/{session_id}", response_model=SessionOut, responses=PRECONDITION)
@@ -158,17 +158,21 @@ async def step_session(
     sessions: SessionsDep,
     owner: OwnerDep,
     offload: OffloadDep,
+    settings: SettingsDep,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> NumpyJSONResponse:
     """Take steps; return the new trajectory points and the state after them."""
     version = expected_version(if_match)
-    return await take_steps(sessions, offload, session_id, body, owner, version, idempotency_key)
+    return await take_steps(
+        sessions, offload, settings, session_id, body, owner, version, idempotency_key
+    )
 
 
 async def take_steps(
     sessions: SessionService,
     offload: Offload,
+    settings: Settings,
     session_id: str,
     body: StepRequest,
     owner: str,
@@ -177,7 +181,8 @@ async def take_steps(
 ) -> NumpyJSONResponse:
     """The answer to a step request, once its parameters are validated: shared by the route
     above and the lean path in front of the router (``api.fastpath``)."""
-    outcome = await offload(sessions.step, session_id, body.steps, owner, version, idempotency_key)
+    run = offload.quick if body.steps <= settings.quick_steps else offload
+    outcome = await run(sessions.step, session_id, body.steps, owner, version, idempotency_key)
     STEPS.labels("session").inc(len(outcome.points))
     body_out = session_body(outcome.session)
     body_out["trajectory"] = trajectory_body(
@@ -218,7 +223,7 @@ async def session_events(
     last_event_id: Annotated[str | None, Header(max_length=16)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: new points as they are stored, then the status once it stops."""
-    session = await offload(sessions.get, session_id, owner)
+    session = await offload.quick(sessions.get, session_id, owner)
     resume = last_event_id or ""
     if after is None and resume.isascii() and resume.isdigit():
         after = int(resume)
@@ -242,7 +247,7 @@ async def session_event_stream(
     began = last_beat = time.monotonic()
     while True:
         try:
-            session, points = await offload(sessions.points_after, session_id, after, owner)
+            session, points = await offload.quick(sessions.points_after, session_id, after, owner)
         except NotFound:
             yield _event("end", {"status": "deleted", "step": after})
             return
@@ -320,5 +325,5 @@ async def delete_session(
     if_match: IfMatch = None,
 ) -> Response:
     """Delete a session and its trajectory."""
-    await offload(sessions.delete, session_id, owner, expected_version(if_match))
+    await offload.quick(sessions.delete, session_id, owner, expected_version(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

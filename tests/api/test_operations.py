@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.observability import access_log
 from tests.server import Server
 
 RUN = {
@@ -58,6 +60,41 @@ def test_one_json_log_line_per_request(
     assert line["route"] == "/v1/runs"
     assert line["status"] == 200
     assert line["duration_ms"] > 0
+
+
+def test_access_lines_are_the_json_formatters_lines(client: TestClient) -> None:
+    service = logging.getLogger("descent")
+    handler = service.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    others = service.handlers[1:]  # pytest's own capture handlers
+    for other in others:
+        service.removeHandler(other)
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    try:
+        assert access_log._direct_handler() is handler  # the quick path, not a logging call
+        client.post("/v1/runs", json=RUN, headers={"X-Request-ID": "trace-2"})
+    finally:
+        handler.setStream(previous)
+        for other in others:
+            service.addHandler(other)
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    [line] = [line for line in lines if line.get("request_id") == "trace-2"]
+    fields = {k: line[k] for k in ("request_id", "method", "path", "route", "status")}
+    assert fields == {
+        "request_id": "trace-2",
+        "method": "POST",
+        "path": "/v1/runs",
+        "route": "/v1/runs",
+        "status": 200,
+    }
+    record = logging.getLogger("descent.access").makeRecord(
+        "descent.access", logging.INFO, "", 0, "request", (), None,
+        extra=fields | {"duration_ms": line["duration_ms"]},
+    )  # fmt: skip
+    record.created = time.mktime(time.strptime(line["time"], "%Y-%m-%dT%H:%M:%S"))
+    assert json.loads(handler.format(record)) == line
+    assert list(json.loads(handler.format(record))) == list(line)
 
 
 def test_metrics(client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from service.errors import Conflict, LimitExceeded, NotFound
 from service.runs import run_optimization
 from service.sessions import SessionService
 from service.settings import Settings
-from service.specs import RunSpec
+from service.specs import RunSpec, SessionPatch
 from service.stores import SQLiteStore
 from tests.helpers import InProcessCompiler
 
@@ -125,6 +126,73 @@ def test_two_services_on_one_file_serialise_their_steps(tmp_path: Path) -> None:
     assert workers[1].get(session_id).state["step"] == 40
     _, columns, _ = workers[1].trajectory(session_id, 0, None, 1)
     np.testing.assert_array_equal(columns.params, reference(40))
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> list[SessionService]:
+    """Two workers' services on one file: each remembers the sessions it last stepped."""
+    path = tmp_path / "shared.db"
+    return [SessionService(SQLiteStore(path), InProcessCompiler(), Settings()) for _ in "ab"]
+
+
+def test_a_step_from_a_remembered_session_changed_elsewhere_starts_from_the_store(
+    workers: list[SessionService],
+) -> None:
+    a, b = workers
+    session_id = a.create(spec()).record.id
+    for turn, size in enumerate((3, 1, 7, 2, 5)):
+        outcome = (a, b)[turn % 2].step(session_id, size)
+        assert outcome.session.record.version == turn + 2
+        assert outcome.points.step[0] == sum((3, 1, 7, 2, 5)[:turn]) + 1
+    _, columns, _ = b.trajectory(session_id, 0, None, 1)
+    np.testing.assert_array_equal(columns.params, reference(18))
+    # a remembers version 6; b is at 6 too after a's last step, then steps to 7
+    b.step(session_id, 1)
+    outcome = a.step(session_id, 1, if_match=7)  # not refused for a's remembered version
+    assert (outcome.session.record.version, outcome.session.state["step"]) == (8, 20)
+
+
+def test_a_remembered_status_does_not_decide_whether_a_session_steps(
+    workers: list[SessionService],
+) -> None:
+    a, b = workers
+    session_id = a.create(spec(stop={"grad_tol": 0, "max_steps": 4})).record.id
+    a.step(session_id, 4)  # a remembers it stopped at max_steps
+    b.patch(session_id, SessionPatch(stop={"max_steps": 10}))
+    assert a.step(session_id, 2).session.state["step"] == 6
+    b.step(session_id, 4)  # stopped again at 10, which a does not know
+    with pytest.raises(Conflict, match="max_steps"):
+        a.step(session_id, 1)
+    assert b.get(session_id).state["step"] == 10
+
+
+def test_a_remembered_session_is_not_stepped_after_it_is_deleted_elsewhere(
+    workers: list[SessionService],
+) -> None:
+    a, b = workers
+    session_id = a.create(spec()).record.id
+    a.step(session_id, 1)
+    b.delete(session_id)
+    with pytest.raises(NotFound):
+        a.step(session_id, 1)
+
+
+def test_a_remembered_session_is_only_stepped_for_its_owner(sessions: SessionService) -> None:
+    session_id = sessions.create(spec(), owner="k1").record.id
+    sessions.step(session_id, 1, owner="k1")
+    with pytest.raises(NotFound):
+        sessions.step(session_id, 1, owner="k2")
+    assert sessions.get(session_id, owner="k1").state["step"] == 1
+
+
+def test_a_remembered_session_expires_all_the_same(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "sessions.db", idle_ttl=0.2)
+    sessions = SessionService(store, InProcessCompiler(), Settings())
+    session_id = sessions.create(spec()).record.id
+    sessions.step(session_id, 1)
+    time.sleep(0.3)
+    with pytest.raises(NotFound):
+        sessions.step(session_id, 1)
 
 
 def test_a_stopped_session_refuses_steps(sessions: SessionService) -> None:
