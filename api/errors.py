@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,7 @@ from service.errors import (
     PreconditionFailed,
     StoreUnavailable,
     TooManySessions,
+    json_path,
 )
 
 logger = logging.getLogger("descent.api")
@@ -63,41 +65,33 @@ def _status_of(error: DescentError) -> int:
     return 400
 
 
+_OUTSIDE_BODY = frozenset(("header", "query", "path"))
+
+
+def _in_request(loc: tuple[str | int, ...]) -> list[str | int]:
+    """A domain error's location as a validation error's: its path in the body under
+    ``"body"``, unless it names a header, query or path parameter."""
+    return list(loc) if loc and loc[0] in _OUTSIDE_BODY else ["body", *loc]
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
 def domain_problem(error: DescentError) -> ProblemResponse:
     """The problem answer to a domain error."""
-    errors = [{"loc": list(e.loc), "msg": e.msg} for e in error.errors] or None
-    return problem(
-        _status_of(error), error.detail, title=error.title, slug=error.slug, errors=errors
-    )
+    errors = [{"loc": _in_request(e.loc), "msg": e.msg} for e in error.errors] or None
+    detail = error.detail
+    if errors is not None and len(error.errors) == 1:
+        [field] = error.errors
+        if detail == f"{_dotted(field.loc)}: {field.msg}":  # located as a validation error's
+            detail = f"{_dotted(errors[0]['loc'])}: {field.msg}"
+    return problem(_status_of(error), detail, title=error.title, slug=error.slug, errors=errors)
 
 
 async def _domain_error(request: Request, error: Exception) -> ProblemResponse:
     assert isinstance(error, DescentError)
     return domain_problem(error)
-
-
-def _location(loc: tuple[Any, ...], body: Any) -> list[Any]:
-    """The JSON path of a validation error: pydantic's location without the tags it inserts for
-    union members (``["body", "optimizer", "sgd", "lr"]`` → ``["body", "optimizer", "lr"]``).
-
-    A tag is the value of the object's ``type`` or ``name`` discriminator; other parts are kept
-    when the body has them, and the last part always (a missing field is not in the body)."""
-    path: list[Any] = []
-    node: Any = {"body": body}
-    for index, part in enumerate(loc):
-        last = index == len(loc) - 1
-        tag = isinstance(node, dict) and part in (node.get("type"), node.get("name"))
-        if tag and (not last or part not in node):
-            continue
-        present = (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        )
-        if present:
-            node = node[part]
-        elif not last and path:
-            continue
-        path.append(part)
-    return path
 
 
 async def _validation_error(request: Request, error: Exception) -> ProblemResponse:
@@ -110,9 +104,10 @@ async def _validation_error(request: Request, error: Exception) -> ProblemRespon
             400, f"The request body is not valid JSON: {where}", slug="malformed-json",
             title="Malformed JSON",
         )  # fmt: skip
-    errors = [{"loc": _location(tuple(d["loc"]), error.body), "msg": d["msg"]} for d in details]
+    document = {"body": error.body}
+    errors = [{"loc": json_path(tuple(d["loc"]), document), "msg": d["msg"]} for d in details]
     first = errors[0]
-    summary = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    summary = f"{_dotted(first['loc'])}: {first['msg']}"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return problem(
         422, summary + more, title="Invalid request", slug="invalid-request", errors=errors

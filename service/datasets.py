@@ -108,10 +108,15 @@ def parameter_count(spec: DatasetLossSpec, features: int, classes: int | None) -
 
 
 def _refuse_foreign_fields(spec: DatasetLossSpec) -> None:
+    """Refuses an mlp-only field given another value than its default for another model.
+
+    By value, not by whether the field was given: a stored session's spec holds every field,
+    defaults included, and is read back as given."""
     if spec.model == "mlp":
         return
     for name in _MLP_ONLY:
-        if name in spec.model_fields_set:
+        default = DatasetLossSpec.model_fields[name].get_default(call_default_factory=True)
+        if getattr(spec, name) != default:
             raise InvalidSpecification.at(("loss", name), f"only for model mlp, not {spec.model}")
 
 

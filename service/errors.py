@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,27 @@ class TooManySessions(DescentError):
 
     title = "Too many sessions"
     slug = "too-many-sessions"
+
+
+def json_path(loc: Sequence[str | int], document: Any) -> list[str | int]:
+    """The JSON path in ``document`` of a pydantic error's location: without the tags pydantic
+    inserts for union members (``["optimizer", "sgd", "lr"]`` → ``["optimizer", "lr"]``).
+
+    A tag is the value of the object's ``type`` or ``name`` discriminator; other parts are kept
+    when the document has them, and the last part always (a missing field is not in it)."""
+    path: list[str | int] = []
+    node: Any = document
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        tag = isinstance(node, dict) and part in (node.get("type"), node.get("name"))
+        if tag and (not last or part not in node):
+            continue
+        present = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
+        if present:
+            node = node[part]
+        elif not last and path:
+            continue
+        path.append(part)
+    return path

@@ -40,6 +40,7 @@ from service.errors import (
     NotFound,
     PreconditionFailed,
     TooManySessions,
+    json_path,
 )
 from service.runs import advance, initial_stats, internals_of, run_message, time_limit_message
 from service.settings import Settings
@@ -55,8 +56,14 @@ _CACHED_SPEC_CHARACTERS = 65_536
 """Specs (as JSON) up to this size are parsed and built once and cached; inline datasets are
 usually larger, and are parsed per request rather than held in memory."""
 _IDENTITY_CACHE = 64  # as many as ``_built`` keeps
+_DATA_CACHE = 4  # problems on data, each holding its data
+_LARGE_SPECS = 2
+"""Specs larger than ``_CACHED_SPEC_CHARACTERS`` (inline data) kept parsed, with their problems:
+a step of such a session would otherwise parse and build its data again."""
 _RECENT_SESSIONS = 4_096
 """Sessions this process last stepped, kept to step again without reading the store first."""
+_RECENT_PARAMETERS = 64
+"""Only sessions of at most this many parameters are kept (a model's state is far larger)."""
 
 
 @dataclass(frozen=True)
@@ -178,16 +185,21 @@ class SessionService:
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         # Specs are frozen and a Problem keeps no state of a run, so both are made once per
         # distinct spec rather than on every request (the steps of a session share them).
-        # Only small specs are kept; a dataset Problem holds its data (up to
-        # max_dataset_values floats, generated ones from a small spec), so few of those.
+        # Many small specs are kept; a dataset Problem holds its data (up to
+        # max_dataset_values floats, generated ones from a small spec), so few of those, and
+        # fewer large (inline data) specs.
         self._parsed = functools.lru_cache(256)(lambda key: RunSpec.model_validate(key.value))
-        self._built = functools.lru_cache(64)(self._build)
-        self._built_on_data = functools.lru_cache(4)(self._build)
+        self._parsed_large = functools.lru_cache(_LARGE_SPECS)(
+            lambda key: RunSpec.model_validate(key.value)
+        )
+        self._built = functools.lru_cache(_IDENTITY_CACHE)(self._build)
+        self._built_on_data = functools.lru_cache(_DATA_CACHE)(self._build)
         # The parsed spec objects are shared (``_parsed``), so a step finds its Problem and
         # its optimizer state's layout by the spec's and the problem's identity, without
         # dumping the spec to JSON or initialising an optimizer state each time. Each entry
         # holds its key object, so an id is not reused while its entry lives.
         self._by_spec: dict[int, tuple[RunSpec, Problem]] = {}
+        self._by_data_spec: dict[int, tuple[RunSpec, Problem]] = {}
         self._templates: dict[int, tuple[Problem, tuple[int, ...], Any, list[Any]]] = {}
         # A step saves with a compare-and-set on the version it read, so it may start from
         # the session as this process last saved it: if another process (or a patch, reset
@@ -201,19 +213,24 @@ class SessionService:
         return build_problem(spec, self._compiler, self._settings, self._settings.max_steps)
 
     def _problem(self, spec: RunSpec) -> Problem:
-        known = self._by_spec.get(id(spec))
+        on_data = isinstance(spec.loss, DatasetLossSpec)
+        by_spec, most = (
+            (self._by_data_spec, _DATA_CACHE) if on_data else (self._by_spec, _IDENTITY_CACHE)
+        )
+        known = by_spec.get(id(spec))
         if known is not None and known[0] is spec:
             return known[1]
         key = _ByJson(spec.model_dump_json(), spec)
+        problem: Problem
         if len(key.json) > _CACHED_SPEC_CHARACTERS:
-            return self._build(key)
-        if isinstance(spec.loss, DatasetLossSpec):
-            on_data: Problem = self._built_on_data(key)  # few: each holds its data
-            return on_data
-        problem: Problem = self._built(key)
-        if len(self._by_spec) >= _IDENTITY_CACHE:
-            self._by_spec.clear()
-        self._by_spec[id(spec)] = (spec, problem)
+            problem = self._build(key)
+            if not on_data:
+                return problem
+        else:
+            problem = self._built_on_data(key) if on_data else self._built(key)
+        if len(by_spec) >= most:
+            by_spec.clear()
+        by_spec[id(spec)] = (spec, problem)
         return problem
 
     def _template(self, problem: Problem, params: np.ndarray) -> tuple[Any, list[Any]]:
@@ -325,7 +342,8 @@ class SessionService:
             raise NotFound(f"no session with id {session_id!r}")
         text = orjson.dumps(record.spec)
         if len(text) > _CACHED_SPEC_CHARACTERS:
-            return Session(record, RunSpec.model_validate(record.spec)), False
+            large: RunSpec = self._parsed_large(_ByJson(text, record.spec))
+            return Session(record, large), False
         spec: RunSpec = self._parsed(_ByJson(text, record.spec))
         return Session(record, spec), True
 
@@ -334,6 +352,8 @@ class SessionService:
         return session if session is not None and session.record.owner == owner else None
 
     def _remember(self, session: Session) -> None:
+        if len(session.state["params"]) > _RECENT_PARAMETERS:
+            return
         with self._recent_lock:
             self._recent.pop(session.record.id, None)
             self._recent[session.record.id] = session
@@ -399,6 +419,7 @@ class SessionService:
                     self._chunk(outcome.points),
                     reset=False,
                     replay=replay,
+                    same_spec=True,
                 )
                 if saved is SaveResult.SAVED:
                     if keep:
@@ -542,7 +563,8 @@ class SessionService:
             return RunSpec.model_validate(body)
         except ValidationError as error:
             errors = [
-                FieldError(tuple(e["loc"]), e["msg"]) for e in error.errors(include_url=False)
+                FieldError(tuple(json_path(e["loc"], body)), e["msg"])
+                for e in error.errors(include_url=False)
             ]
             first = errors[0]
             raise InvalidSpecification(

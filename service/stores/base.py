@@ -78,10 +78,14 @@ class SessionStore(Protocol):
         chunk: Chunk | None,
         reset: bool,
         replay: Replay | None = None,
+        *,
+        same_spec: bool = False,
     ) -> SaveResult:
         """Replaces the session if its stored version is ``expected_version``, appending
         ``chunk`` (after dropping the whole trajectory when ``reset``) and storing ``replay``,
-        atomically and durably; nothing is written unless the result is SAVED."""
+        atomically and durably; nothing is written unless the result is SAVED. With
+        ``same_spec`` the caller vouches that ``record.spec`` is the stored one, which is then
+        not written again (a step's spec is unchanged, and inline data can be megabytes)."""
         ...
 
     def replay(self, session_id: str, key: str) -> Replay | None:

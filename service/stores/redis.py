@@ -83,8 +83,9 @@ return 1
 """
 
 # KEYS: session, chunks, activity, replay, replay set. ARGV: expected_version, version,
-# updated_at, spec, state, token, reset ("1"/"0"), first_step ("" for no chunk), span, member,
-# updated_ms, idle_ttl_ms, session id, replay JSON ("" for none), replay_ttl_ms.
+# updated_at, spec ("" to keep the stored one), state, token, reset ("1"/"0"), first_step ("" for
+# no chunk), span, member, updated_ms, idle_ttl_ms, session id, replay JSON ("" for none),
+# replay_ttl_ms.
 # 1 when written (or already written by this very call), 0 when the version moved or the session
 # is gone, 2 when the replay key is already stored. Every check comes before the first write: a
 # script that errors keeps what it already wrote.
@@ -108,8 +109,9 @@ if has_chunk then
     span = math.max(span, tonumber(ARGV[9]))
     redis.call('ZADD', KEYS[2], ARGV[8], ARGV[10])
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'updated_at', ARGV[3], 'spec', ARGV[4],
-    'state', ARGV[5], 'token', ARGV[6], 'span', span)
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'updated_at', ARGV[3], 'state', ARGV[5],
+    'token', ARGV[6], 'span', span)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'spec', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[12])
 redis.call('PEXPIRE', KEYS[2], ARGV[12])
 redis.call('ZADD', KEYS[3], ARGV[11], ARGV[13])
@@ -338,10 +340,12 @@ class RedisStore:
         chunk: Chunk | None,
         reset: bool,
         replay: Replay | None = None,
+        *,
+        same_spec: bool = False,
     ) -> SaveResult:
         """Compare-and-set on the version, with the trajectory change in the same script."""
         return self.save_with_token(
-            record, expected_version, chunk, reset, uuid.uuid4().hex, replay
+            record, expected_version, chunk, reset, uuid.uuid4().hex, replay, same_spec=same_spec
         )
 
     def save_with_token(
@@ -352,6 +356,8 @@ class RedisStore:
         reset: bool,
         token: str,
         replay: Replay | None = None,
+        *,
+        same_spec: bool = False,
     ) -> SaveResult:
         """``save``, naming the call: sent again with the same token after it was applied, it
         answers SAVED and writes nothing (what a retry after a lost reply does)."""
@@ -359,7 +365,7 @@ class RedisStore:
             expected_version,
             record.version,
             record.updated_at,
-            orjson.dumps(record.spec),
+            b"" if same_spec else orjson.dumps(record.spec),
             orjson.dumps(record.state),
             token,
             "1" if reset else "0",

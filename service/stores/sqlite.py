@@ -37,16 +37,21 @@ import orjson
 from service.errors import StoreUnavailable
 from service.stores.base import Chunk, Replay, SaveResult, SessionRecord
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
+# A session's spec has a table of its own: SQLite rewrites a whole row on every UPDATE, and a
+# spec with inline data can be megabytes, written once, whereas the state changes every step.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    spec BLOB NOT NULL,
     state BLOB NOT NULL,
     owner TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS specs (
+    session_id TEXT PRIMARY KEY,
+    spec BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
     session_id TEXT NOT NULL,
@@ -66,7 +71,10 @@ CREATE TABLE IF NOT EXISTS replays (
 CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, created_at, id);
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (updated_at);
 """
-_COLUMNS = "id, version, created_at, updated_at, spec, state, owner"
+_SELECT = (
+    "SELECT s.id, s.version, s.created_at, s.updated_at, p.spec, s.state, s.owner "
+    "FROM sessions AS s JOIN specs AS p ON p.session_id = s.id "
+)
 
 
 def sqlite_path(url: str) -> Path:
@@ -145,13 +153,15 @@ class SQLiteStore:
         (version,) = db.execute("PRAGMA user_version").fetchone()
         if version < _SCHEMA_VERSION:
             tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-            if "sessions" in tables:
-                columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-                if "owner" not in columns:
-                    db.execute("ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+            if "sessions" in tables and "owner" not in columns:  # version 1
+                db.execute("ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            if "spec" in columns:  # versions 1 and 2 kept the spec in the session's row
+                db.execute("INSERT INTO specs SELECT id, spec FROM sessions")
+                db.execute("ALTER TABLE sessions DROP COLUMN spec")
             db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
     def _connection(self) -> sqlite3.Connection:
@@ -251,10 +261,10 @@ class SQLiteStore:
             record.version,
             record.created_at,
             record.updated_at,
-            _dumps(record.spec),
             _dumps(record.state),
             record.owner,
         )
+        spec_row = (record.id, _dumps(record.spec))
         chunk_row = _chunk_row(record.id, chunk)
         replay_row = None if replay is None else _replay_row(record.id, replay)
 
@@ -263,7 +273,8 @@ class SQLiteStore:
             taken = db.execute("SELECT 1 FROM sessions WHERE id = ?", (record.id,)).fetchone()
             if taken:
                 return False
-            db.execute(f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)", row)
+            db.execute("INSERT OR REPLACE INTO specs VALUES (?, ?)", spec_row)
             db.execute(_INSERT_CHUNK, chunk_row)
             if replay_row is not None:
                 db.execute(_INSERT_REPLAY, replay_row)
@@ -288,7 +299,7 @@ class SQLiteStore:
         row = (
             self._connection()
             .execute(
-                f"SELECT {_COLUMNS} FROM sessions WHERE id = ? AND updated_at >= ?",
+                f"{_SELECT}WHERE s.id = ? AND s.updated_at >= ?",
                 (session_id, self._cutoff(self._idle_ttl)),
             )
             .fetchone()
@@ -302,17 +313,19 @@ class SQLiteStore:
         chunk: Chunk | None,
         reset: bool,
         replay: Replay | None = None,
+        *,
+        same_spec: bool = False,
     ) -> SaveResult:
         """Compare-and-set on the version, with the trajectory change in the same transaction."""
         update = (
             record.version,
             record.updated_at,
-            _dumps(record.spec),
             _dumps(record.state),
             record.id,
             expected_version,
             self._cutoff(self._idle_ttl),
         )
+        spec_row = None if same_spec else (_dumps(record.spec), record.id)
         chunk_row = None if chunk is None else _chunk_row(record.id, chunk)
         replay_row = None if replay is None else _replay_row(record.id, replay)
 
@@ -326,12 +339,14 @@ class SQLiteStore:
             ):
                 return SaveResult.DUPLICATE
             cursor = db.execute(
-                "UPDATE sessions SET version = ?, updated_at = ?, spec = ?, state = ? "
+                "UPDATE sessions SET version = ?, updated_at = ?, state = ? "
                 "WHERE id = ? AND version = ? AND updated_at >= ?",
                 update,
             )
             if cursor.rowcount != 1:
                 return SaveResult.STALE
+            if spec_row is not None:
+                db.execute("UPDATE specs SET spec = ? WHERE session_id = ?", spec_row)
             if reset:
                 db.execute("DELETE FROM chunks WHERE session_id = ?", (record.id,))
             if chunk_row is not None:
@@ -373,6 +388,7 @@ class SQLiteStore:
     @staticmethod
     def _remove(db: sqlite3.Connection, session_id: str) -> None:
         db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        db.execute("DELETE FROM specs WHERE session_id = ?", (session_id,))
         db.execute("DELETE FROM chunks WHERE session_id = ?", (session_id,))
         db.execute("DELETE FROM replays WHERE session_id = ?", (session_id,))
 
@@ -395,8 +411,8 @@ class SQLiteStore:
         rows = (
             self._connection()
             .execute(
-                f"SELECT {_COLUMNS} FROM sessions WHERE owner = ? AND updated_at >= ? "
-                "AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
+                f"{_SELECT}WHERE s.owner = ? AND s.updated_at >= ? "
+                "AND (s.created_at, s.id) > (?, ?) ORDER BY s.created_at, s.id LIMIT ?",
                 (owner, self._cutoff(self._idle_ttl), created, last_id, limit),
             )
             .fetchall()

@@ -76,10 +76,11 @@ def test_custom_tolerance_changes_the_verdict(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "loc", "fragment"),
     [
-        ({"point": [1, 2, 3]}, ["point"], "has 3 numbers but the loss has 2 variables (x, y)"),
+        ({"point": [1, 2, 3]}, ["body", "point"],
+         "has 3 numbers but the loss has 2 variables (x, y)"),
         ({"point": []}, ["body", "point"], "at least 1 item"),
-        ({"loss": {"type": "expression", "expression": "x + os.system"}}, ["loss", "expression"],
-         "os"),
+        ({"loss": {"type": "expression", "expression": "x + os.system"}},
+         ["body", "loss", "expression"], "os"),
         ({"loss": {"type": "expression", "expression": "x**2", "variables": ["1x"]}},
          ["body", "loss", "variables", 0], "pattern"),
         ({"gradient_tol": -1}, ["body", "gradient_tol"], "greater than 0"),
@@ -104,7 +105,7 @@ def test_refusals_name_the_field(
 def test_non_finite_derivatives_are_a_422(client: TestClient) -> None:
     response = analyze(client, "sqrt(x) + y", [0, 1])
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["point"]
+    assert response.json()["errors"][0]["loc"] == ["body", "point"]
 
 
 @pytest.mark.parametrize("literal", ["1e999", "NaN", "Infinity", "-Infinity"])

@@ -76,10 +76,10 @@ def test_a_thousand_starts(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "loc", "fragment"),
     [
-        ({"starts": [[0, 0], [1, 2, 3]]}, ["starts", 1], "has 3 numbers"),
+        ({"starts": [[0, 0], [1, 2, 3]]}, ["body", "starts", 1], "has 3 numbers"),
         ({"optimizers": []}, ["body", "optimizers"], "at least 1"),
-        ({"starts": [[0.0, 0.0]] * 10_001}, ["starts"], "limit is 10000"),
-        ({"stop": {"max_steps": 100_000}}, ["record", "every"], "limit is 100000"),
+        ({"starts": [[0.0, 0.0]] * 10_001}, ["body", "starts"], "limit is 10000"),
+        ({"stop": {"max_steps": 100_000}}, ["body", "record", "every"], "limit is 100000"),
     ],
 )
 def test_refusals(client: TestClient, body: dict[str, Any], loc: list[Any], fragment: str) -> None:

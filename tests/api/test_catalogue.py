@@ -102,5 +102,5 @@ def test_bad_catalogue_losses(client: TestClient, loss: dict[str, object], fragm
         "/v1/runs", json={"loss": loss, "optimizer": {"name": "sgd"}, "start": [0, 0]}
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["loss"]
+    assert response.json()["errors"][0]["loc"] == ["body", "loss"]
     assert fragment in response.json()["errors"][0]["msg"]

@@ -211,32 +211,32 @@ def test_analysis_landscape_and_batch_runs_accept_dataset_losses(client: TestCli
 
 
 BAD_DATA = [
-    ({"X": [[1.0, 2.0], [3.0]], "y": [1.0, 2.0]}, ["loss", "X", 1], "features"),
-    ({"X": [[1.0], [2.0]], "y": [1.0]}, ["loss", "y"], "targets"),
+    ({"X": [[1.0, 2.0], [3.0]], "y": [1.0, 2.0]}, ["body", "loss", "X", 1], "features"),
+    ({"X": [[1.0], [2.0]], "y": [1.0]}, ["body", "loss", "y"], "targets"),
     ({"X": [], "y": []}, ["body", "loss", "X"], "at least 1"),
     ({"X": [[1.0], [float("nan")]], "y": [1.0, 2.0]}, None, None),
     (
         {"model": "logistic_regression", "X": [[1.0], [2.0]], "y": [0.0, 2.0]},
-        ["loss", "y"],
+        ["body", "loss", "y"],
         "2 classes",
     ),
     (
         {"model": "softmax_regression", "X": [[1.0], [2.0]], "y": [0.0, 1.5]},
-        ["loss", "y", 1],
+        ["body", "loss", "y", 1],
         "not a class index",
     ),
     (
         {"model": "softmax_regression", "classes": 2, "X": [[1.0], [2.0]], "y": [0.0, 2.0]},
-        ["loss", "y", 1],
+        ["body", "loss", "y", 1],
         "not a class index",
     ),
-    ({"X": [[1.0]] * 5, "y": [0.0] * 5, "hidden": [3]}, ["loss", "hidden"], "only"),
+    ({"X": [[1.0]] * 5, "y": [0.0] * 5, "hidden": [3]}, ["body", "loss", "hidden"], "only"),
     (
         {"model": "mlp", "batch_norm": True, "batch_size": 2, "X": [[1.0]] * 5, "y": [0.0] * 5},
-        ["loss", "batch_size"],
+        ["body", "loss", "batch_size"],
         "batch normalisation",
     ),
-    ({"loss": "cross_entropy"}, ["loss", "loss"], "mse"),
+    ({"loss": "cross_entropy"}, ["body", "loss", "loss"], "mse"),
 ]
 
 
@@ -268,14 +268,14 @@ def test_data_beyond_the_limits_is_refused(tmp_path: Any) -> None:
     )
     with TestClient(create_app(settings)) as client:
         cases = [
-            (linear(), ["loss", "X"], "6 examples; the limit is 4"),
+            (linear(), ["body", "loss", "X"], "6 examples; the limit is 4"),
             (
                 {
                     "type": "dataset",
                     "model": "linear_regression",
                     "generate": {"kind": "linear", "n": 3, "features": 5},
                 },
-                ["loss", "generate"],
+                ["body", "loss", "generate"],
                 "5 features",
             ),
             (
@@ -285,7 +285,7 @@ def test_data_beyond_the_limits_is_refused(tmp_path: Any) -> None:
                     "hidden": [8],
                     "generate": {"kind": "linear", "n": 4},
                 },
-                ["loss"],
+                ["body", "loss"],
                 "33 parameters; the limit is 20",
             ),
         ]
@@ -299,9 +299,9 @@ def test_data_beyond_the_limits_is_refused(tmp_path: Any) -> None:
 def test_options_that_need_data_are_refused_on_formulas(client: TestClient) -> None:
     formula = {"type": "expression", "expression": "x**2"}
     cases: list[tuple[dict[str, Any], list[str]]] = [
-        ({"stop": {"max_epochs": 2}}, ["stop", "max_epochs"]),
+        ({"stop": {"max_epochs": 2}}, ["body", "stop", "max_epochs"]),
         ({"schedule": {"type": "exponential", "gamma": 0.9, "unit": "epoch"}},
-         ["schedule", "unit"]),
+         ["body", "schedule", "unit"]),
     ]  # fmt: skip
     for changes, loc in cases:
         body = {"loss": formula, "optimizer": {"name": "sgd"}, "start": [1.0]} | changes
@@ -312,8 +312,8 @@ def test_options_that_need_data_are_refused_on_formulas(client: TestClient) -> N
 
 def test_optimizers_that_evaluate_the_loss_need_full_batches(client: TestClient) -> None:
     for optimizer, loc in [
-        ({"name": "newton"}, ["optimizer", "name"]),
-        ({"name": "nesterov", "form": "lookahead"}, ["optimizer", "form"]),
+        ({"name": "newton"}, ["body", "optimizer", "name"]),
+        ({"name": "nesterov", "form": "lookahead"}, ["body", "optimizer", "form"]),
     ]:
         body = {"loss": linear(batch_size=2), "optimizer": optimizer}
         response = client.post("/v1/runs", json=body)
@@ -332,19 +332,19 @@ def test_huge_models_are_refused_before_anything_is_allocated(client: TestClient
     cases = [
         (
             generated | {"model": "mlp", "hidden": [10**9, 10**9], "task": "classification"},
-            ["loss"],
+            ["body", "loss"],
             "parameters; the limit is 100000",
         ),
         (
             {"type": "dataset", "model": "softmax_regression", "classes": 10**12,
              "X": [[1.0]], "y": [0.0]},
-            ["loss"],
+            ["body", "loss"],
             "parameters; the limit is 100000",
         ),
         (
             {"type": "dataset", "model": "softmax_regression",
              "generate": {"kind": "blobs", "n": 5, "classes": 6}},
-            ["loss", "generate", "classes"],
+            ["body", "loss", "generate", "classes"],
             "6 blobs cannot be drawn from 5 examples",
         ),
     ]  # fmt: skip
@@ -373,4 +373,4 @@ def test_second_order_work_on_data_is_bounded(tmp_path: Any) -> None:
                   "center": point},
         )  # fmt: skip
         assert landscape.status_code == 422
-        assert landscape.json()["errors"][0]["loc"] == ["resolution"]
+        assert landscape.json()["errors"][0]["loc"] == ["body", "resolution"]

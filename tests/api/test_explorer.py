@@ -412,7 +412,7 @@ def test_a_bad_formula_shows_the_apis_message_next_to_the_field(
             "resolution": [GRID, GRID],
         },
     )
-    [message] = [e["msg"] for e in problem["errors"] if e["loc"][:1] == ["loss"]]
+    [message] = [e["msg"] for e in problem["errors"] if e["loc"][:2] == ["body", "loss"]]
     page.fill("#formula", bad)
     page.press("#formula", "Enter")
     slot = page.locator('.field-error[data-loc="loss"]')

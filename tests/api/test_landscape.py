@@ -201,24 +201,24 @@ def test_two_variables_take_a_center_too(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("change", "loc", "fragment"),
     [
-        ({"loss": expression("x^2")}, ["loss"], "at least 2 variables"),
-        ({"bounds": [[1, 1], [0, 1]]}, ["bounds", 0], "must be below"),
-        ({"bounds": [[0, 1], [2, -2]]}, ["bounds", 1], "must be below"),
-        ({"bounds": [[-1e308, 1e308], [0, 1]]}, ["bounds", 0], "too wide"),
+        ({"loss": expression("x^2")}, ["body", "loss"], "at least 2 variables"),
+        ({"bounds": [[1, 1], [0, 1]]}, ["body", "bounds", 0], "must be below"),
+        ({"bounds": [[0, 1], [2, -2]]}, ["body", "bounds", 1], "must be below"),
+        ({"bounds": [[-1e308, 1e308], [0, 1]]}, ["body", "bounds", 0], "too wide"),
         ({"bounds": [[0, 1]]}, ["body", "bounds"], "at least 2"),
         ({"bounds": [[0, 1, 2], [0, 1]]}, ["body", "bounds", 0], "at most 2"),
         ({"resolution": [1, 10]}, ["body", "resolution", 0], "greater than or equal to 2"),
         ({"resolution": [10]}, ["body", "resolution"], "at least 2"),
-        ({"resolution": [501, 500]}, ["resolution"], "the limit is 250000"),
-        ({"gradient": {"resolution": [101, 100]}}, ["gradient", "resolution"], "limit"),
+        ({"resolution": [501, 500]}, ["body", "resolution"], "the limit is 250000"),
+        ({"gradient": {"resolution": [101, 100]}}, ["body", "gradient", "resolution"], "limit"),
         ({"gradient": {"resolution": [1, 3]}}, ["body", "gradient", "resolution", 0], "equal to 2"),
-        ({"center": [0, 0, 0]}, ["center"], "has 3 numbers but the loss has 2 variables"),
-        ({"directions": [[1, 0], [0, 0]]}, ["directions", 1], "zero vector"),
-        ({"directions": [[0, 0], [0, 1]]}, ["directions", 0], "zero vector"),
-        ({"directions": [[1, 1], [-2, -2]]}, ["directions", 1], "parallel"),
-        ({"directions": [[1, 0, 0], [0, 1]]}, ["directions", 0], "has 3 numbers"),
-        ({"directions": [[1, 0]]}, ["directions"], "exactly two vectors"),
-        ({"directions": [[1, 0], [0, 1], [1, 1]]}, ["directions"], "exactly two vectors"),
+        ({"center": [0, 0, 0]}, ["body", "center"], "has 3 numbers but the loss has 2 variables"),
+        ({"directions": [[1, 0], [0, 0]]}, ["body", "directions", 1], "zero vector"),
+        ({"directions": [[0, 0], [0, 1]]}, ["body", "directions", 0], "zero vector"),
+        ({"directions": [[1, 1], [-2, -2]]}, ["body", "directions", 1], "parallel"),
+        ({"directions": [[1, 0, 0], [0, 1]]}, ["body", "directions", 0], "has 3 numbers"),
+        ({"directions": [[1, 0]]}, ["body", "directions"], "exactly two vectors"),
+        ({"directions": [[1, 0], [0, 1], [1, 1]]}, ["body", "directions"], "exactly two vectors"),
         ({"directions": [[1, "x"], [0, 1]]}, ["body", "directions", 0, 1], "number"),
         ({"directions": {"type": "sideways"}}, ["body", "directions"], "two vectors"),
         ({"directions": 5}, ["body", "directions"], "two vectors"),
@@ -236,13 +236,13 @@ def test_landscape_refusals_name_the_field(
 
 def test_limits_are_limit_exceeded_problems(client: TestClient) -> None:
     body = {"loss": expression("x + y"), "bounds": [[0, 1], [0, 1]], "resolution": [1000, 1000]}
-    problem = refusal(client.post("/v1/landscape", json=body), ["resolution"], "1000000")
+    problem = refusal(client.post("/v1/landscape", json=body), ["body", "resolution"], "1000000")
     assert problem["type"].endswith("limit-exceeded")
 
 
 def test_more_variables_need_a_center(client: TestClient) -> None:
     body = {"loss": expression("x + y + z"), "bounds": [[0, 1], [0, 1]]}
-    refusal(client.post("/v1/landscape", json=body), ["center"], "required")
+    refusal(client.post("/v1/landscape", json=body), ["body", "center"], "required")
 
 
 def test_hessian_directions_need_a_finite_hessian(client: TestClient) -> None:
@@ -252,7 +252,7 @@ def test_hessian_directions_need_a_finite_hessian(client: TestClient) -> None:
         "center": [0, 1, 1],
         "directions": {"type": "hessian"},
     }
-    refusal(client.post("/v1/landscape", json=body), ["directions"], "not finite")
+    refusal(client.post("/v1/landscape", json=body), ["body", "directions"], "not finite")
 
 
 def test_settings_limit_the_grids(small_client: TestClient) -> None:
@@ -260,12 +260,12 @@ def test_settings_limit_the_grids(small_client: TestClient) -> None:
     assert small_client.post("/v1/landscape", json=body).status_code == 200
     refusal(
         small_client.post("/v1/landscape", json=body | {"resolution": [11, 10]}),
-        ["resolution"],
+        ["body", "resolution"],
         "the limit is 100",
     )
     refusal(
         small_client.post("/v1/landscape", json=body | {"gradient": {"resolution": [7, 3]}}),
-        ["gradient", "resolution"],
+        ["body", "gradient", "resolution"],
         "the limit is 20",
     )
 
@@ -358,22 +358,22 @@ def test_no_critical_points(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("change", "loc", "fragment"),
     [
-        ({"bounds": [[-1, 1]]}, ["bounds"], "has 1 intervals but the loss has 2 variables"),
-        ({"bounds": [[-1, 1], [3, 2]]}, ["bounds", 1], "must be below"),
+        ({"bounds": [[-1, 1]]}, ["body", "bounds"], "has 1 intervals but the loss has 2 variables"),
+        ({"bounds": [[-1, 1], [3, 2]]}, ["body", "bounds", 1], "must be below"),
         ({"bounds": []}, ["body", "bounds"], "at least 1"),
-        ({"resolution": [3, 3, 3]}, ["resolution"], "has 3 numbers"),
-        ({"resolution": 0}, ["resolution"], "at least 1"),
+        ({"resolution": [3, 3, 3]}, ["body", "resolution"], "has 3 numbers"),
+        ({"resolution": 0}, ["body", "resolution"], "at least 1"),
         ({"resolution": [2, 0]}, ["body", "resolution", 1], "greater than or equal to 1"),
         ({"resolution": "5"}, ["body", "resolution"], "whole number"),
         ({"resolution": 2.5}, ["body", "resolution"], "whole number"),
-        ({"resolution": 101}, ["resolution"], "the limit"),
-        ({"resolution": [10000, 10000]}, ["resolution"], "the limit"),
-        ({"resolution": 50, "starts": 8000}, ["starts"], "the limit is 10000"),
-        ({"starts": 10001}, ["starts"], "the limit is 10000"),
+        ({"resolution": 101}, ["body", "resolution"], "the limit"),
+        ({"resolution": [10000, 10000]}, ["body", "resolution"], "the limit"),
+        ({"resolution": 50, "starts": 8000}, ["body", "starts"], "the limit is 10000"),
+        ({"starts": 10001}, ["body", "starts"], "the limit is 10000"),
         ({"starts": 0}, ["body", "starts"], "greater than or equal to 1"),
         ({"iterations": 0}, ["body", "iterations"], "greater than or equal to 1"),
         ({"eigenvalue_rtol": 1}, ["body", "eigenvalue_rtol"], "less than 1"),
-        ({"loss": expression("x + os.system")}, ["loss", "expression"], "os"),
+        ({"loss": expression("x + os.system")}, ["body", "loss", "expression"], "os"),
     ],
 )  # fmt: skip
 def test_critical_point_refusals_name_the_field(
@@ -395,7 +395,7 @@ def test_settings_limit_the_starts_and_the_answer(small_client: TestClient) -> N
     assert "first 3" in answer["message"]
     refusal(
         small_client.post("/v1/critical-points", json=body | {"starts": 51}),
-        ["starts"],
+        ["body", "starts"],
         "the limit is 50",
     )
 

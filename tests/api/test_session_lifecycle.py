@@ -71,10 +71,10 @@ def test_patch_loosening_the_stopping_rule_frees_a_stopped_session(client: TestC
 @pytest.mark.parametrize(
     ("patch", "loc", "fragment"),
     [
-        ({"optimizer": {"name": "adam"}}, ["optimizer", "name"], "cannot change kind"),
-        ({"optimizer": {"lr": -1}}, ["optimizer", "sgd", "lr"], "greater than 0"),
-        ({"optimizer": {"momentum": 0}}, ["optimizer"], "different state"),
-        ({"stop": {"max_steps": "many"}}, ["stop", "max_steps"], "integer"),
+        ({"optimizer": {"name": "adam"}}, ["body", "optimizer", "name"], "cannot change kind"),
+        ({"optimizer": {"lr": -1}}, ["body", "optimizer", "lr"], "greater than 0"),
+        ({"optimizer": {"momentum": 0}}, ["body", "optimizer"], "different state"),
+        ({"stop": {"max_steps": "many"}}, ["body", "stop", "max_steps"], "integer"),
     ],
 )
 def test_bad_patches(

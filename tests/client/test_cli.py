@@ -233,8 +233,8 @@ def test_service_errors_exit_1_with_the_problem(
     code, out, err = cli(capsys, "run", "--loss", "x^2 +", "-o", "adam", "-s", "1")
     assert (code, out) == (1, "")
     lines = err.splitlines()
-    assert lines[0].startswith("error: Invalid specification (422): loss.expression: syntax")
-    assert lines[1].startswith("  loss.expression: syntax error")
+    assert lines[0].startswith("error: Invalid specification (422): body.loss.expression: syntax")
+    assert lines[1].startswith("  body.loss.expression: syntax error")
 
     code, _, err = cli(capsys, "run", "--loss", "x^2", "-o", "adam", "-s", "1", "--lr", "-1")
     assert code == 1

@@ -417,7 +417,7 @@ def test_problem_answers_raise_their_errors(server: Server, client: Descent) -> 
 
     with pytest.raises(ValidationFailed) as formula:
         client.analyze("x^2 +", [1])
-    assert formula.value.errors[0].loc == ("loss", "expression")
+    assert formula.value.errors[0].loc == ("body", "loss", "expression")
     assert "syntax" in formula.value.detail
 
     session = client.session("x^2", "sgd", [1], stop={"max_steps": 1})

@@ -81,6 +81,18 @@ def test_compare_and_set_applies_only_on_the_expected_version(store: RedisStore)
     assert spans(store.chunks("s1", 0, None)) == [(0, 0), (1, 3)]
 
 
+def test_a_save_with_the_same_spec_writes_only_the_rest(store: RedisStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    changed = SessionRecord("s1", 2, NOW, stamp(2), {"k": 2}, {"step": 1})
+    assert SaveResult.SAVED is store.save(changed, 1, chunk(1, 1), reset=False, same_spec=True)
+    stored = store.get("s1")
+    assert stored is not None
+    assert (stored.version, stored.spec, stored.state) == (2, {"k": 1}, {"step": 1})
+    assert SaveResult.STALE is store.save(changed, 1, None, reset=False, same_spec=True)
+    assert SaveResult.SAVED is store.save(record(3, 1), 2, None, reset=False)
+    assert store.get("s1") == record(3, 1)
+
+
 def test_chunks_overlapping_a_range(store: RedisStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
     store.save(record(2, 10), 1, chunk(1, 10), reset=False)

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
+from core.datasets import Kind, generate
 from service.errors import Conflict, LimitExceeded, NotFound
 from service.runs import run_optimization
 from service.sessions import SessionService
@@ -193,6 +195,55 @@ def test_a_remembered_session_expires_all_the_same(tmp_path: Path) -> None:
     time.sleep(0.3)
     with pytest.raises(NotFound):
         sessions.step(session_id, 1)
+
+
+@pytest.mark.parametrize(
+    ("model", "kind"),
+    [("linear_regression", "linear"), ("logistic_regression", "moons"),
+     ("softmax_regression", "blobs")],
+)  # fmt: skip
+@pytest.mark.parametrize("inline", [False, True])
+def test_a_model_session_steps_on_in_another_process(
+    model: str, kind: Kind, inline: bool, workers: list[SessionService]
+) -> None:
+    """Every model's stored spec builds again where it was not made (a restart, a replica),
+    also with data inline and too large to keep parsed as the small specs are."""
+    loss: dict[str, Any] = {
+        "type": "dataset", "model": model, "generate": {"kind": kind, "n": 40, "seed": 3},
+        "batch_size": 8, "seed": 5,
+    }  # fmt: skip
+    if inline:
+        x, y = generate(kind, n=40, seed=3)
+        repeats = 1 + 70_000 // len(orjson.dumps(x.tolist()))  # past the 64 KB kept parsed
+        del loss["generate"]
+        loss |= {"X": np.tile(x, (repeats, 1)).tolist(), "y": np.tile(y, repeats).tolist()}
+    body = spec(loss=loss, start=None, optimizer={"name": "sgd", "lr": 0.1})
+    a, b = workers
+    session_id = a.create(body).record.id
+    a.step(session_id, 3)
+    for _ in range(2):
+        b.step(session_id, 2)
+    whole = run_optimization(
+        spec(loss=loss, start=None, optimizer={"name": "sgd", "lr": 0.1},
+             stop={"grad_tol": 0, "max_steps": 7}),
+        InProcessCompiler(), Settings(),
+    )  # fmt: skip
+    _, columns, _ = a.trajectory(session_id, 0, None, 1)
+    np.testing.assert_array_equal(columns.params, whole.trajectory.params)
+
+
+def test_only_small_sessions_are_remembered(sessions: SessionService) -> None:
+    small = sessions.create(spec()).record.id
+    model = {
+        "type": "dataset",
+        "model": "linear_regression",
+        "generate": {"kind": "linear", "n": 20, "features": 70},
+    }
+    large = sessions.create(spec(loss=model, start=None)).record.id
+    for session_id in (small, large):
+        sessions.step(session_id, 1)
+    assert set(sessions._recent) == {small}
+    assert len(sessions.get(large).state["params"]) == 71
 
 
 def test_a_stopped_session_refuses_steps(sessions: SessionService) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,18 @@ def test_compare_and_set_applies_only_on_the_expected_version(store: SQLiteStore
     assert [(c.first_step, c.last_step) for c in store.chunks("s1", 0, None)] == [(0, 0), (1, 3)]
 
 
+def test_a_save_with_the_same_spec_writes_only_the_rest(store: SQLiteStore) -> None:
+    store.create(record(1, 0), chunk(0, 0))
+    changed = SessionRecord("s1", 2, NOW, stamp(2), {"k": 2}, {"step": 1})
+    assert SaveResult.SAVED is store.save(changed, 1, chunk(1, 1), reset=False, same_spec=True)
+    stored = store.get("s1")
+    assert stored is not None
+    assert (stored.version, stored.spec, stored.state) == (2, {"k": 1}, {"step": 1})
+    assert SaveResult.STALE is store.save(changed, 1, None, reset=False, same_spec=True)
+    assert SaveResult.SAVED is store.save(record(3, 1), 2, None, reset=False)
+    assert store.get("s1") == record(3, 1)
+
+
 def test_chunks_overlapping_a_range(store: SQLiteStore) -> None:
     store.create(record(1, 0), chunk(0, 0))
     store.save(record(2, 10), 1, chunk(1, 10), reset=False)
@@ -76,6 +89,40 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
     stored = again.get("s1")
     assert stored is not None
     assert stored.spec == {"k": 1}
+
+
+def test_a_version_2_file_is_migrated_with_its_sessions(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE sessions (id TEXT PRIMARY KEY, version INTEGER NOT NULL, "
+            "created_at TEXT NOT NULL, updated_at TEXT NOT NULL, spec BLOB NOT NULL, "
+            "state BLOB NOT NULL, owner TEXT NOT NULL DEFAULT '')"
+        )
+        db.execute(
+            "CREATE TABLE chunks (session_id TEXT NOT NULL, first_step INTEGER NOT NULL, "
+            "last_step INTEGER NOT NULL, columns BLOB NOT NULL, "
+            "PRIMARY KEY (session_id, first_step)) WITHOUT ROWID"
+        )
+        old = record(3, 7)
+        db.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (old.id, old.version, old.created_at, old.updated_at, b'{"k": 1}', b'{"step": 7}',
+             "k1"),
+        )  # fmt: skip
+        db.execute("INSERT INTO chunks VALUES ('s1', 0, 7, ?)", (b'{"step": [0]}',))
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    store = SQLiteStore(path)
+    assert store.get("s1") == SessionRecord("s1", 3, NOW, stamp(3), {"k": 1}, {"step": 7}, "k1")
+    assert [(c.first_step, c.last_step) for c in store.chunks("s1", 0, None)] == [(0, 7)]
+    assert SaveResult.SAVED is store.save(record(4, 8), 3, chunk(8, 8), reset=False)
+    assert store.get("s1") == SessionRecord("s1", 4, NOW, stamp(4), {"k": 1}, {"step": 8}, "k1")
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert "spec" not in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+    db.close()
 
 
 def test_closed_store_is_unavailable(store: SQLiteStore) -> None:
