@@ -204,8 +204,11 @@ class SessionService:
         # A step saves with a compare-and-set on the version it read, so it may start from
         # the session as this process last saved it: if another process (or a patch, reset
         # or delete) changed it since, or it expired, the save fails and the step starts
-        # again from the store. Most steps then skip one read of the store.
+        # again from the store. Most steps then skip one read of the store. A session once
+        # found changed elsewhere is not kept again: its steps come from several processes,
+        # and starting from this one's last save would mostly compute a step for nothing.
         self._recent: dict[str, Session] = {}
+        self._shared: set[str] = set()
         self._recent_lock = threading.Lock()
 
     def _build(self, key: _ByJson) -> Problem:
@@ -352,7 +355,7 @@ class SessionService:
         return session if session is not None and session.record.owner == owner else None
 
     def _remember(self, session: Session) -> None:
-        if len(session.state["params"]) > _RECENT_PARAMETERS:
+        if len(session.state["params"]) > _RECENT_PARAMETERS or session.record.id in self._shared:
             return
         with self._recent_lock:
             self._recent.pop(session.record.id, None)
@@ -360,9 +363,14 @@ class SessionService:
             if len(self._recent) > _RECENT_SESSIONS:
                 del self._recent[next(iter(self._recent))]  # the least recently stepped
 
-    def _forget(self, session_id: str) -> None:
+    def _forget(self, session_id: str, *, shared: bool = False) -> None:
+        """Drops the kept session; ``shared``: it was changed elsewhere, do not keep it again."""
         with self._recent_lock:
             self._recent.pop(session_id, None)
+            if shared:
+                if len(self._shared) >= _RECENT_SESSIONS:
+                    self._shared.clear()
+                self._shared.add(session_id)
 
     @staticmethod
     def _check_version(session: Session, if_match: int | None) -> None:
@@ -425,7 +433,9 @@ class SessionService:
                     if keep:
                         self._remember(outcome.session)
                     return outcome
-                self._forget(session_id)
+                # Steps of this process take turns on the session's lock: another process
+                # (or an expiry) changed it.
+                self._forget(session_id, shared=True)
         raise Conflict(f"session {session_id} kept changing; try again")
 
     def _replay_step(self, session: Session, answer: dict[str, Any]) -> StepOutcome:

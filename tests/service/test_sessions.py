@@ -152,6 +152,10 @@ def test_a_step_from_a_remembered_session_changed_elsewhere_starts_from_the_stor
     b.step(session_id, 1)
     outcome = a.step(session_id, 1, if_match=7)  # not refused for a's remembered version
     assert (outcome.session.record.version, outcome.session.state["step"]) == (8, 20)
+    # found changed elsewhere, it is no longer kept: its steps come from both
+    assert session_id not in a._recent
+    a.step(session_id, 1)
+    assert session_id not in a._recent
 
 
 def test_a_remembered_status_does_not_decide_whether_a_session_steps(
