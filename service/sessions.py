@@ -58,8 +58,9 @@ usually larger, and are parsed per request rather than held in memory."""
 _IDENTITY_CACHE = 64  # as many as ``_built`` keeps
 _DATA_CACHE = 4  # problems on data, each holding its data
 _LARGE_SPECS = 2
-"""Specs larger than ``_CACHED_SPEC_CHARACTERS`` (inline data) kept parsed, with their problems:
-a step of such a session would otherwise parse and build its data again."""
+"""Specs larger than ``_CACHED_SPEC_CHARACTERS`` (inline data) kept parsed, so that their
+problems are found by identity: a step of such a session would otherwise parse and build its
+data again."""
 _RECENT_SESSIONS = 4_096
 """Sessions this process last stepped, kept to step again without reading the store first."""
 _RECENT_PARAMETERS = 64
@@ -226,9 +227,7 @@ class SessionService:
         key = _ByJson(spec.model_dump_json(), spec)
         problem: Problem
         if len(key.json) > _CACHED_SPEC_CHARACTERS:
-            problem = self._build(key)
-            if not on_data:
-                return problem
+            problem = self._build(key)  # kept by the identity of its spec only
         else:
             problem = self._built_on_data(key) if on_data else self._built(key)
         if len(by_spec) >= most:

@@ -6,6 +6,7 @@ richest state is saved to ``artifacts/explorer.png`` (git-ignored) for a person 
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from api.routes.explorer import EXPLORER_DIR
 from tests.server import ROOT, Server, running_server
 
 pytestmark = pytest.mark.slow
@@ -460,3 +462,34 @@ def test_a_dataset_lesson_plots_its_loss_per_epoch(watch: Watch, server: Server)
         assert trace["y"] == answer["trajectory"]["loss"]
     assert traces(page, "#contour", "path") == []
     watch.assert_clean()
+
+
+def test_plotly_goes_gzipped_to_clients_that_accept_it(server: Server) -> None:
+    vendor = EXPLORER_DIR / "vendor"
+    plotly = (vendor / "plotly.min.js").read_bytes()
+    packed = (vendor / "plotly.min.js.gz").read_bytes()
+    assert gzip.decompress(packed) == plotly  # the sibling is the file, compressed
+    url = f"{server.url}/static/explorer/vendor/plotly.min.js"
+    zipped = httpx.get(url, headers={"Accept-Encoding": "gzip, deflate"}, timeout=30)
+    assert zipped.status_code == 200
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert int(zipped.headers["content-length"]) == len(packed)
+    assert zipped.content == plotly
+    plain = httpx.get(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert plain.status_code == 200
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    assert plain.content == plotly
+    assert plain.headers["etag"] != zipped.headers["etag"]
+    cached = httpx.get(
+        url, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]}
+    )
+    assert (cached.status_code, cached.content) == (304, b"")
+    refused = httpx.get(url, headers={"Accept-Encoding": "br, gzip;q=0"}, timeout=30)
+    assert "content-encoding" not in refused.headers
+    assert refused.content == plotly
+    script = httpx.get(f"{server.url}/static/explorer/app.js", headers={"Accept-Encoding": "gzip"})
+    assert script.status_code == 200
+    assert "content-encoding" not in script.headers  # no sibling: served as it is
