@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, lean_step: bool = True) -> F
         max_header_bytes=resolved.max_header_bytes,
         keys=split_list(resolved.api_keys),
         cors_origins=split_list(resolved.cors_origins),
+        compress_min_bytes=resolved.compress_min_bytes,
     )
     # Sessions first: the router tries the routes in order, and session requests are the
     # frequent ones (this order is also the order of the OpenAPI document's paths).

@@ -1,5 +1,5 @@
 """The one pure ASGI middleware in front of the app: request ids, header and body limits, API
-keys, metrics and the access log.
+keys, metrics, the access log and the compression of large JSON answers.
 
 One layer instead of one per concern: every layer costs each request a coroutine call and
 another look through its headers. The order of the checks is that of the layers it replaces:
@@ -10,6 +10,9 @@ headers), then the header size (431), the declared body size (413) and the API k
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import gzip
 import hashlib
 import hmac
 import os
@@ -43,8 +46,10 @@ class Frontline:
         max_header_bytes: int,
         keys: list[str],
         cors_origins: list[str],
+        compress_min_bytes: int = 0,
     ) -> None:
         self.app = app
+        self.compress_min_bytes = compress_min_bytes
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         # The owner id of a key is a hash of it: the key itself is never stored with sessions.
@@ -63,26 +68,52 @@ class Frontline:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = b""
+        offered = encodings = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 offered = value
+            elif name == b"accept-encoding":
+                encodings = value
         request_id = offered if _REQUEST_ID.match(offered) else b"%032x" % _IDS.getrandbits(128)
         scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500
         began = time.perf_counter()
+        compressing = self.compress_min_bytes > 0 and scope["method"] != "HEAD"
+        held: Message | None = None  # a large JSON answer's start, until its body is packed
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, held
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                if compressing and self._compressible(message["headers"]):
+                    message["headers"].append((b"vary", b"Accept-Encoding"))
+                    if accepts_gzip(encodings.decode("latin-1")):
+                        held = message
+                        return
+            elif held is not None:
+                start, held = held, None
+                if not message.get("more_body", False):
+                    message = await _packed(start, message)
+                await send(start)
             await send(message)
 
         try:
             await self.admit(scope, receive, send_with_id)
         finally:
             observe(scope, status, time.perf_counter() - began)
+
+    def _compressible(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """A JSON answer, not yet encoded, of at least ``compress_min_bytes``."""
+        json = large = False
+        for name, value in headers:
+            if name == b"content-type":
+                json = value.startswith((b"application/json", b"application/problem+json"))
+            elif name == b"content-length":
+                large = value.isdigit() and int(value) >= self.compress_min_bytes
+            elif name == b"content-encoding":
+                return False
+        return json and large
 
     async def _admit(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The limits and the API key, checked before the app reads anything."""
@@ -170,6 +201,39 @@ class Frontline:
             if hmac.compare_digest(candidate, offered):
                 found = owner
         return found
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header names gzip with a quality above 0."""
+    for part in accept_encoding.split(","):
+        coding, *parameters = (piece.strip().lower() for piece in part.split(";"))
+        if coding != "gzip":
+            continue
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False
+
+
+async def _packed(start: Message, body: Message) -> Message:
+    """``body`` gzipped (level 1: most of the gain, a fifth of level 6's time) off the event
+    loop, with ``start``'s length and encoding set to match; as it was if that is no smaller."""
+    data = body.get("body", b"")
+    loop = asyncio.get_running_loop()
+    packed = await loop.run_in_executor(None, functools.partial(gzip.compress, data, 1, mtime=0))
+    if len(packed) >= len(data):
+        return body
+    start["headers"] = [
+        *((k, v) for k, v in start["headers"] if k != b"content-length"),
+        (b"content-length", str(len(packed)).encode()),
+        (b"content-encoding", b"gzip"),
+    ]
+    return {**body, "body": packed}
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

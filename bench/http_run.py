@@ -18,7 +18,9 @@ Run: ``.venv/bin/python -m bench.http_run``. The rows:
 - encode: the answer written by orjson, as the server's response class does, and for scale
   by FastAPI's default path (``jsonable_encoder``, then ``json.dumps``).
 - POST /v1/runs: a uvicorn server on loopback (one worker, SQLite store), the request sent with
-  httpx and the whole answer read.
+  httpx and the whole answer read, as it is (``Accept-Encoding: identity``: on loopback
+  compression only costs time), and once more gzipped as a client across a network would take
+  it (``DESCENT_COMPRESS_MIN_BYTES``), decompressed by httpx.
 
 Every row is the fastest of several interleaved rounds of wall-clock time (the HTTP row spans
 two processes, so CPU time cannot stand in for it): on a shared machine other processes only
@@ -63,6 +65,8 @@ BODY = {
     "start": list(START),
     "stop": {"max_steps": STEPS, "grad_tol": 0},
 }
+IDENTITY = {"Accept-Encoding": "identity"}
+GZIP = {"Accept-Encoding": "gzip"}
 AGREEMENT_STEPS = 1_000
 AGREEMENT = 1e-12
 
@@ -142,7 +146,12 @@ def main() -> None:
                     "analysis": lambda: final_analysis(loss, outcome.final, settings),
                     "encode": lambda: orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
                     "default": lambda: json.dumps(jsonable_encoder(plain)).encode(),
-                    "http": lambda: http.post("/v1/runs", json=BODY).raise_for_status(),
+                    "http": lambda: http.post(
+                        "/v1/runs", json=BODY, headers=IDENTITY
+                    ).raise_for_status(),
+                    "gzip": lambda: http.post(
+                        "/v1/runs", json=BODY, headers=GZIP
+                    ).raise_for_status(),
                 },
                 repeats,
             )
@@ -156,6 +165,7 @@ def main() -> None:
         ("encode the answer: orjson", seconds["encode"]),
         ("encode the answer: FastAPI's default (jsonable_encoder + json)", seconds["default"]),
         ("POST /v1/runs over HTTP (loopback, one worker)", seconds["http"]),
+        ("  the same, answered gzipped", seconds["gzip"]),
     ]
     print(f"{STEPS:,}-step Adam on 2-D Rosenbrock (an expression), fastest of {repeats} rounds")
     print(f"{'what':<62} {'ms':>8} {'µs/step':>8} {'× hand':>7}")

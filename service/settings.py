@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         65_536, gt=0, description="Largest total size of a request's header names and values."
     )
+    compress_min_bytes: int = Field(
+        65_536,
+        ge=0,
+        description="JSON answers of at least this many bytes go gzip-compressed to clients "
+        "that accept gzip; 0 turns compression off.",
+    )
     max_dimension: int = Field(32, gt=0, description="Most parameters (variables) of a loss.")
     max_steps: int = Field(
         100_000,

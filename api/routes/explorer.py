@@ -18,6 +18,8 @@ from starlette.responses import Response
 from starlette.staticfiles import NotModifiedResponse
 from starlette.types import Scope
 
+from api.middleware import accepts_gzip
+
 EXPLORER_DIR = Path(__file__).resolve().parents[1] / "static" / "explorer"
 
 
@@ -38,7 +40,7 @@ class PrecompressedFiles(StaticFiles):
         if not os.path.isfile(packed):
             return super().file_response(full_path, stat_result, scope, status_code)
         headers = Headers(scope=scope)
-        if not _accepts_gzip(headers.get("accept-encoding", "")):
+        if not accepts_gzip(headers.get("accept-encoding", "")):
             response = super().file_response(full_path, stat_result, scope, status_code)
             response.headers["Vary"] = "Accept-Encoding"
             return response
@@ -53,23 +55,6 @@ class PrecompressedFiles(StaticFiles):
         if self.is_not_modified(response.headers, headers):
             return NotModifiedResponse(response.headers)
         return response
-
-
-def _accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header names gzip with a quality above 0."""
-    for part in accept_encoding.split(","):
-        coding, *parameters = (piece.strip().lower() for piece in part.split(";"))
-        if coding != "gzip":
-            continue
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip() == "q":
-                try:
-                    return float(value) > 0
-                except ValueError:
-                    return False
-        return True
-    return False
 
 
 router = APIRouter(include_in_schema=False)

@@ -15,7 +15,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.main import create_app
 from api.observability import access_log
+from service.settings import Settings
 from tests.server import Server
 
 RUN = {
@@ -95,6 +97,39 @@ def test_access_lines_are_the_json_formatters_lines(client: TestClient) -> None:
     record.created = time.mktime(time.strptime(line["time"], "%Y-%m-%dT%H:%M:%S"))
     assert json.loads(handler.format(record)) == line
     assert list(json.loads(handler.format(record))) == list(line)
+
+
+LONG_RUN = RUN | {"stop": {"max_steps": 5_000, "grad_tol": 0}}  # an answer of about 400 KB
+
+
+def test_large_json_answers_go_gzipped_to_clients_that_accept_gzip(client: TestClient) -> None:
+    plain = client.post("/v1/runs", json=LONG_RUN, headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    assert int(plain.headers["content-length"]) == len(plain.content) > 65_536
+    packed = client.post("/v1/runs", json=LONG_RUN, headers={"Accept-Encoding": "br, gzip"})
+    assert packed.status_code == 200
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert int(packed.headers["content-length"]) == packed.num_bytes_downloaded
+    assert packed.num_bytes_downloaded < len(plain.content) / 2
+    assert packed.json() == plain.json()
+    refused = client.post("/v1/runs", json=LONG_RUN, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    small = client.post("/v1/runs", json=RUN, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+    assert "vary" not in small.headers
+    assert len(small.content) == int(small.headers["content-length"]) < 65_536
+
+
+def test_compression_can_be_turned_off(tmp_path: Path) -> None:
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'd.db'}", compress_min_bytes=0)
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/v1/runs", json=LONG_RUN, headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 200
+    assert "content-encoding" not in answer.headers
+    assert "vary" not in answer.headers
 
 
 def test_metrics(client: TestClient) -> None:
