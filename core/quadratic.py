@@ -50,7 +50,9 @@ class QuadraticLoss:
         if not np.isfinite(constant):
             raise ValueError("c must be a finite number")
 
-        symmetric = (matrix + matrix.T) / 2
+        # Halves first: (A + Aᵀ)/2 overflows for entries near the largest double, whereas the
+        # sum of the halves cannot, and equals it wherever no entry is subnormal.
+        symmetric = matrix / 2 + matrix.T / 2
         symmetric.flags.writeable = False
         vector.flags.writeable = False
         self._A: Array = symmetric

@@ -32,6 +32,15 @@ def test_matrix_is_symmetrised() -> None:
         loss.A[0, 0] = 1.0
 
 
+def test_entries_near_the_largest_double_are_symmetrised_without_overflow() -> None:
+    big = 1.7e308
+    loss = QuadraticLoss([[big, big], [0.0, big]])
+    np.testing.assert_array_equal(loss.A, [[big, big / 2], [big / 2, big]])
+    np.testing.assert_array_equal(
+        QuadraticLoss([[8.98846567431158e307]]).A, [[8.98846567431158e307]]
+    )
+
+
 def test_value_gradient_and_hessian_are_exact() -> None:
     loss = QuadraticLoss(A, B, C)
     rng = np.random.default_rng(0)
