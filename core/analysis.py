@@ -139,17 +139,21 @@ def analyze_many(
         hessians = loss.hessian(points)
         # ‖∇f‖ can overflow where every component is finite; the answer must hold no ±inf.
         norms = np.linalg.norm(gradients, axis=-1)
-    hessians = (hessians + np.swapaxes(hessians, -1, -2)) / 2
+    hessians = hessians / 2 + np.swapaxes(hessians, -1, -2) / 2  # halves: no overflow
     finite = (
         np.isfinite(values)
         & np.isfinite(gradients).all(axis=-1)
         & np.isfinite(norms)
         & np.isfinite(hessians).all(axis=(-2, -1))
     )
-    spectra = np.linalg.eigh(hessians[finite]) if finite.any() else None
+    rows = np.flatnonzero(finite)
+    with np.errstate(all="ignore"):  # huge entries can give eigenvalues beyond the float range
+        spectra = np.linalg.eigh(hessians[rows]) if rows.size else None
     analyses: list[Analysis | None] = [None] * len(points)
-    for local, row in enumerate(np.flatnonzero(finite)):
+    for local, row in enumerate(rows):
         assert spectra is not None
+        if not np.isfinite(spectra.eigenvalues[local]).all():
+            continue
         analyses[row] = _classify(
             points[row],
             float(values[row]),
@@ -190,9 +194,11 @@ def _classify(
 
     smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
     nonzero = np.abs(eigenvalues) > eigenvalue_tol
-    condition = (
-        float(np.abs(eigenvalues).max() / np.abs(eigenvalues).min()) if nonzero.all() else None
-    )
+    with np.errstate(over="ignore"):
+        ratio = (
+            float(np.abs(eigenvalues).max() / np.abs(eigenvalues).min()) if nonzero.all() else None
+        )
+    condition = ratio if ratio is not None and math.isfinite(ratio) else None
     definite = curvature is Curvature.POSITIVE_DEFINITE
     return Analysis(
         point=point,

@@ -143,7 +143,7 @@ def _newton_chunk(loss: Loss, theta: Array) -> tuple[Array, Array, Array, Mask]:
     if finite.any():
         g = gradient[finite]
         h = hessian[finite]
-        eigenvalues, eigenvectors = np.linalg.eigh((h + np.swapaxes(h, -1, -2)) / 2)
+        eigenvalues, eigenvectors = np.linalg.eigh(h / 2 + np.swapaxes(h, -1, -2) / 2)
         scale = np.abs(eigenvalues).max(axis=-1)
         usable = np.abs(eigenvalues) > SINGULAR_RTOL * scale[:, np.newaxis]
         inverse = np.where(usable, 1.0 / np.where(usable, eigenvalues, 1.0), 0.0)
@@ -303,7 +303,7 @@ def _spectral_norms(hessians: Array) -> Array:
     norms = np.full(len(hessians), np.nan)
     if finite.any():
         h = hessians[finite]
-        norms[finite] = np.abs(np.linalg.eigvalsh((h + np.swapaxes(h, -1, -2)) / 2)).max(axis=-1)
+        norms[finite] = np.abs(np.linalg.eigvalsh(h / 2 + np.swapaxes(h, -1, -2) / 2)).max(axis=-1)
     return norms
 
 

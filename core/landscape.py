@@ -119,7 +119,7 @@ def hessian_directions(loss: Loss, center: Array) -> HessianDirections:
         hessian = np.asarray(loss.hessian(center), dtype=np.float64)
     if not np.isfinite(hessian).all():
         raise ArithmeticError("the Hessian is not finite at the center")
-    hessian = (hessian + hessian.T) / 2
+    hessian = hessian / 2 + hessian.T / 2  # halves: a sum of huge entries would overflow
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     order = np.argsort(-np.abs(eigenvalues), kind="stable")[:2]
     directions = eigenvectors[:, order].T.copy()

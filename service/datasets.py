@@ -84,7 +84,15 @@ def build_dataset(spec: DatasetLossSpec, settings: Settings) -> DatasetSetup:
         )
     mean = scale = None
     if spec.standardize:
-        X, mean, scale = standardize(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            X, mean, scale = standardize(X)
+        overflowed = ~(np.isfinite(mean) & np.isfinite(scale) & np.isfinite(X).all(axis=0))
+        if overflowed.any():
+            raise InvalidSpecification.at(
+                ("loss", "X") if spec.X is not None else ("loss", "generate"),
+                f"feature {int(np.argmax(overflowed))} is too large to standardize: its mean or "
+                "spread overflows",
+            )
     try:
         loss = _model(spec, X, y, loss_name, task, classes)
     except ValueError as error:

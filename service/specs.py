@@ -132,8 +132,8 @@ class GenerateSpec(Spec):
         2, description="Features of linear and blobs (moons and badly_scaled have 2)."
     )
     classes: Annotated[int, Field(ge=2)] = Field(3, description="Classes of blobs.")
-    noise: NonNegative | None = Field(
-        None, description="Noise level; each kind's default when omitted."
+    noise: Annotated[NonNegative, Field(le=1e6)] | None = Field(
+        None, description="Noise level (a standard deviation); each kind's default when omitted."
     )
     seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed of the generator.")
 

@@ -237,6 +237,11 @@ BAD_DATA = [
         "batch normalisation",
     ),
     ({"loss": "cross_entropy"}, ["body", "loss", "loss"], "mse"),
+    (
+        {"X": [[1.0, 1e308], [2.0, -1e308], [3.0, 1.0]], "y": [1.0, 2.0, 3.0], "standardize": True},
+        ["body", "loss", "X"],
+        "feature 1 is too large to standardize",
+    ),
 ]
 
 

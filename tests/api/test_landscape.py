@@ -255,6 +255,21 @@ def test_hessian_directions_need_a_finite_hessian(client: TestClient) -> None:
     refusal(client.post("/v1/landscape", json=body), ["body", "directions"], "not finite")
 
 
+def test_hessian_directions_of_huge_entries_do_not_overflow(client: TestClient) -> None:
+    big = 1.5e308
+    body = {
+        "loss": {"type": "quadratic", "A": [[big, 0, 0], [big, -big, 0], [0, 0, 1]]},
+        "bounds": [[-1e-160, 1e-160], [-1e-160, 1e-160]],
+        "resolution": [3, 3],
+        "center": [0, 0, 0],
+        "directions": {"type": "hessian"},
+    }
+    answer = strict_json(client.post("/v1/landscape", json=body))
+    assert answer["directions_source"] == "hessian"
+    # The symmetrised A is [[b, b/2, 0], [b/2, -b, 0], [0, 0, 1]]: λ = ±b·√5/2 (and 1).
+    assert answer["direction_eigenvalues"] == pytest.approx([-big / 2 * 5**0.5, big / 2 * 5**0.5])
+
+
 def test_settings_limit_the_grids(small_client: TestClient) -> None:
     body = {"loss": expression("x + y"), "bounds": [[0, 1], [0, 1]], "resolution": [10, 10]}
     assert small_client.post("/v1/landscape", json=body).status_code == 200

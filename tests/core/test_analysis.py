@@ -17,6 +17,7 @@ from core.analysis import (
     optimal_momentum,
 )
 from core.expression import ExpressionLoss
+from core.quadratic import QuadraticLoss
 
 Compile = Callable[..., ExpressionLoss]
 
@@ -101,3 +102,18 @@ def test_curvature_and_classification_tables() -> None:
 def test_non_finite_derivatives_are_refused(compile_loss: Compile) -> None:
     with pytest.raises(ArithmeticError):
         analyze(compile_loss("sqrt(x)"), np.array([0.0]))
+
+
+def test_a_spectrum_beyond_the_float_range_is_refused() -> None:
+    huge = QuadraticLoss([[1e308, 1e308], [1e308, 1e308]])  # eigenvalues 0 and 2e308
+    with pytest.raises(ArithmeticError):
+        analyze(huge, np.zeros(2))
+
+
+def test_a_condition_number_beyond_the_float_range_is_none() -> None:
+    stiff = QuadraticLoss([[1e150, 0.0], [0.0, 1e-160]])  # a ratio of 1e310
+    analysis = analyze(stiff, np.zeros(2), eigenvalue_rtol=0.0)
+    np.testing.assert_array_equal(analysis.eigenvalues, [1e-160, 1e150])
+    assert analysis.curvature is Curvature.POSITIVE_DEFINITE
+    assert analysis.condition_number is None
+    assert analyze(stiff, np.zeros(2)).curvature is Curvature.POSITIVE_SEMIDEFINITE
