@@ -400,18 +400,18 @@ class SessionService:
                 else None
             )
             for _ in range(_MAX_ATTEMPTS):
-                if recalled is not None:
+                if recalled is not None:  # asked for with neither key nor If-Match
                     session, keep, recalled = recalled, True, None
                     if not self._steppable(session, steps):
                         continue  # it may have changed since: the store decides
                 else:
                     session, keep = self._read(session_id, owner)
-                if idempotency_key is not None:
-                    replayed = self._replayed(session_id, idempotency_key, fingerprint)
-                    if replayed is not None:
-                        return self._replay_step(session, replayed)
-                self._check_version(session, if_match)
-                self._check_steppable(session, steps)
+                    if idempotency_key is not None:
+                        replayed = self._replayed(session_id, idempotency_key, fingerprint)
+                        if replayed is not None:
+                            return self._replay_step(session, replayed)
+                    self._check_version(session, if_match)
+                    self._check_steppable(session, steps)
                 outcome = self._advance(session, steps)
                 replay = None
                 if idempotency_key is not None:
